@@ -1,0 +1,66 @@
+// The commander program: global options, one subcommand per file, help with examples.
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import type { ExitCode } from "../errors.js";
+import type { CommandContext, GlobalOptions } from "./context.js";
+import type { Terminal } from "./terminal.js";
+
+export function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+const SELECTOR_HELP = `
+Selectors (--on):
+  web-1,web-2        the nodes named web-1 and web-2 (',' is OR)
+  @server            the nodes tagged server
+  'web-*' '@gpu-*'   globs over names and tags (* ? [abc])
+  '@server&@eu'      servers in eu ('&' is AND)
+  '@server&!@eu'     servers outside eu ('!' is NOT)
+  '@server,!web-3'   servers except web-3; '!@eu' alone: every node outside eu
+  Quote selectors that contain '!', '&' or globs in your shell.`;
+
+const EXIT_HELP = `
+Exit codes: 0 success, 1 failed on at least one node, 2 invalid usage, hive.ts or selector, 130 interrupted.`;
+
+export interface ProgramHooks {
+  terminal: Terminal;
+  /** Receives each command's exit code. */
+  setExitCode: (code: ExitCode) => void;
+}
+
+export function buildProgram(hooks: ProgramHooks): Command {
+  const program = new Command("hive")
+    .description("Deploy NixOS fleets defined in hive.ts: parallel, tag-based, health-checked, with rollback.")
+    .version(readVersion(), "-V, --version", "print hive's version")
+    .option("-f, --config <path>", "hive.ts to use (default: nearest hive.ts, hive.js or hive.mjs upward)")
+    .option("-v, --verbose", "more output; repeat for more", (_: string, previous: number) => previous + 1, 0)
+    .option("--debug", "show stack traces for errors", false)
+    .addHelpText("after", `${SELECTOR_HELP}\n${EXIT_HELP}`)
+    .showSuggestionAfterError(true);
+
+  const context = (): CommandContext => ({ globals: program.opts<GlobalOptions>(), terminal: hooks.terminal });
+  const selection = () => new Option("--on <selector>", "act on these nodes (names, @tags, globs; see below)");
+
+  program
+    .command("nodes")
+    .alias("introspect")
+    .description("list the nodes hive.ts defines: host, port, user, tags")
+    .addOption(selection())
+    .option("--json", "print { nodes: [...] } as JSON on stdout")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ hive nodes                          every node in hive.ts order
+  $ hive nodes --on @server             the nodes tagged server
+  $ hive nodes --on '@server&!web-1*' --json | jq -r '.nodes[].targetHost'
+${SELECTOR_HELP}`,
+    )
+    .action(async (options) => {
+      const { runNodes } = await import("./commands/nodes.js");
+      hooks.setExitCode(await runNodes(context(), options));
+    });
+
+  return program;
+}
