@@ -76,7 +76,7 @@ export function describeLoadError(error: unknown, file: string): string {
     : babel
       ? `${label}:${babel[1]}:${Number(babel[2]) + 1}`
       : label;
-  const message = err.message.replace(file, label).split("\n")[0];
+  const message = (err.message.replace(file, label).split("\n")[0] ?? "").trim();
   const kind = err.name === "SyntaxError" || /Unexpected|Missing semicolon|ParseError/.test(err.message) ? "does not compile" : "threw";
   return `${where}: hive.ts ${kind}: ${message}`;
 }

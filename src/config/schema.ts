@@ -1,6 +1,16 @@
 // The zod schema of hive.ts: the one source of truth for its types, defaults, validation and docs.
 import * as z from "zod";
 
+// Uniform wording for type errors that no field words itself: `expected a boolean, got "yes"`.
+z.config({
+  customError: (iss) =>
+    iss.code === "invalid_type" ? `expected ${withArticle(String(iss.expected))}, got ${describeValue(iss.input)}` : undefined,
+});
+
+function withArticle(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const NAME_RULE = "letters, digits, '_', '.' and '-', not starting with '.' or '-'";
 

@@ -12,7 +12,7 @@ import { hiveSchema, metaSchema, nodeNameSchema, nodeSchema } from "./schema.js"
 const frameSchema = z.strictObject({
   meta: metaSchema.default({ allowApplyAll: true, parallel: 10 }),
   defaults: z.unknown().optional(),
-  nodes: z.record(nodeNameSchema, z.unknown(), {
+  nodes: z.record(z.string(), z.unknown(), {
     error: (iss) => (iss.input === undefined ? "missing; define the fleet under `nodes`" : "expected an object of node name to settings"),
   }),
 });
@@ -49,6 +49,11 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
   const nodes: Node[] = [];
   if (problems.length === 0) {
     for (const [name, raw] of Object.entries(rawNodes)) {
+      const validName = nodeNameSchema.safeParse(name, { reportInput: true });
+      if (!validName.success) {
+        problems.push(...formatIssues(validName.error.issues, nodeNameSchema, ["nodes", name]));
+        continue;
+      }
       if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
         problems.push(`nodes.${name}: expected an object of settings, got ${raw === null ? "null" : typeof raw}`);
         continue;

@@ -86,7 +86,9 @@ export function selectNodes<T extends Selectable>(nodes: readonly T[], selector:
   const parsed = typeof selector === "string" ? parseSelector(selector) : selector;
   const matchers = new Map<Atom, (s: string) => boolean>();
   for (const atom of [...parsed.include.flatMap((t) => t.atoms), ...parsed.exclude]) {
-    const matcher = atom.glob ? picomatch(atom.pattern, { dot: true }) : (s: string) => s === atom.pattern;
+    const glob = atom.glob ? picomatch(atom.pattern, { dot: true }) : undefined;
+    // Wrapped: picomatch's matcher takes a second argument that Array.some would fill with an index.
+    const matcher = glob ? (s: string) => glob(s) : (s: string) => s === atom.pattern;
     if (!nodes.some((node) => atomMatches(atom, node, matcher))) throw noMatchError(atom, nodes);
     matchers.set(atom, matcher);
   }
