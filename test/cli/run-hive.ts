@@ -1,0 +1,29 @@
+// Runs the built bin/hive as a user would, for CLI tests.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const HIVE_BIN = resolve(import.meta.dirname, "../../bin/hive");
+
+export interface HiveRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runHive(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): HiveRun {
+  const result = spawnSync(process.execPath, [HIVE_BIN, ...args], {
+    cwd: options.cwd ?? tmpdir(),
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...options.env },
+    encoding: "utf8",
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** A temp directory outside the repo (no node_modules anywhere above) holding the given files. */
+export function makeHiveDir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "hive-cli-"));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+  return dir;
+}
