@@ -1,0 +1,65 @@
+// Fault injection and inspection for lab nodes: cut the network, stop sshd, kill the service, exec.
+import { LabError } from "./lab-layout.js";
+import type { ExecResult, Lab, LabNode } from "./lab-types.js";
+import { setVethUp } from "./network.js";
+import { bootNode, readNodePidfile, requireNodeInit, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
+import { createNodeNetwork } from "./network.js";
+import { killProcesses, runCommand } from "./processes.js";
+
+function findNode(lab: Lab, name: string): LabNode {
+  const node = lab.nodes.find((n) => n.name === name);
+  if (!node) throw new LabError(`lab ${lab.name} has no node ${name} (it has ${lab.nodes.map((n) => n.name).join(", ")})`);
+  return node;
+}
+
+/** Unplugs the node: its veth goes down on the host side, so packets to it are lost. */
+export async function cutNetwork(lab: Lab, node: string): Promise<void> {
+  await setVethUp(lab, findNode(lab, node), false);
+}
+
+export async function restoreNetwork(lab: Lab, node: string): Promise<void> {
+  await setVethUp(lab, findNode(lab, node), true);
+}
+
+/** Stops the node's sshd (new connections are refused); the node's /nix, /run, /tmp stay. */
+export async function stopSshd(lab: Lab, node: string): Promise<void> {
+  await stopNodeSshd(lab, findNode(lab, node));
+}
+
+/** Starts sshd again in the same namespaces, and waits until it answers. */
+export async function startSshd(lab: Lab, node: string): Promise<void> {
+  await startNodeSshd(lab, findNode(lab, node));
+}
+
+/** Kills the node's hive-lab-web service (busybox httpd), as if it had crashed. */
+export async function killService(lab: Lab, node: string): Promise<void> {
+  const init = requireNodeInit(lab, findNode(lab, node));
+  const service = readNodePidfile(init, "/run/hive-lab-web.pid");
+  if (service) await killProcesses([service], "SIGKILL");
+}
+
+/**
+ * Reboots the node: ends everything in it, then boots it again. Its /nix persists, /run and
+ * /tmp start empty, and the system the last `boot` or `switch` chose comes up with its service.
+ */
+export async function rebootNode(lab: Lab, node: string): Promise<void> {
+  const labNode = findNode(lab, node);
+  await stopNodes(lab, [labNode]);
+  await createNodeNetwork(lab, labNode);
+  await bootNode(lab, labNode);
+  await waitForSshd(labNode);
+}
+
+/**
+ * Runs a shell command inside the node (its mount and network namespaces) as root, without ssh:
+ * for reading the node's real state. Daemons started this way are not adopted by the node's init.
+ */
+export async function execOnNode(lab: Lab, node: string, command: string, options: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  const init = requireNodeInit(lab, findNode(lab, node));
+  return runCommand("nsenter", ["-t", String(init.pid), "-m", "-n", "/bin/sh", "-c", command], {
+    allowFailure: true,
+    input: options.input,
+    timeoutMs: options.timeoutMs ?? 60_000,
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/root", LANG: "C.UTF-8" },
+  });
+}

@@ -1,0 +1,11 @@
+// hive's lab fleet: the API tests and later features use (up, down, status, faults, lab flakes).
+export type { ExecResult, Lab, LabFlakeData, LabNode, LabNodeKnobs, LabNodeStatus, LabStatus, UpLabOptions } from "./lab-types.js";
+export { LabError, defaultSubnet, nodeAddress, resolveLabDir, resolveLabRoot } from "./lab-layout.js";
+export { loadLab } from "./lab-state.js";
+export { upLab } from "./up-lab.js";
+export { downLab } from "./down-lab.js";
+export { formatLabStatus, labStatus } from "./lab-status.js";
+export { readLabPids } from "./node-runtime.js";
+export { isProcessRunning, type ProcessId } from "./processes.js";
+export { cutNetwork, execOnNode, killService, rebootNode, restoreNetwork, startSshd, stopSshd } from "./faults.js";
+export { LAB_NIX_CONFIG, buildLabSystem, labNixEnv, labSshOptions, makeLabFlake, setNodeKnobs, setVersion } from "./lab-flake.js";
