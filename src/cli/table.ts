@@ -1,18 +1,23 @@
 // Plain, borderless tables for results on stdout.
-import Table from "cli-table3";
+// Hand-written rather than cli-table3: that took ~180 ms for 1000 rows, half of `hive nodes`.
+import { stripVTControlCharacters } from "node:util";
 
 export function renderTable(head: string[], rows: (string | number)[][], style: (s: string) => string = (s) => s): string {
-  const table = new Table({
-    head: head.map(style),
-    chars: {
-      top: "", "top-mid": "", "top-left": "", "top-right": "",
-      bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
-      left: "", "left-mid": "", mid: "", "mid-mid": "",
-      right: "", "right-mid": "", middle: "  ",
-    },
-    style: { head: [], border: [], "padding-left": 0, "padding-right": 0 },
-  });
-  for (const row of rows) table.push(row.map(String));
-  // cli-table3 pads the last column too; trailing spaces only get in the way of grep and diff.
-  return table.toString().split("\n").map((line) => line.trimEnd()).join("\n");
+  const cells = [head, ...rows.map((row) => row.map(String))];
+  const widths = head.map((_, column) => Math.max(...cells.map((row) => visibleWidth(row[column] ?? ""))));
+  return cells
+    .map((row, index) =>
+      row
+        .map((cell, column) => {
+          const text = index === 0 ? style(cell) : cell;
+          return column === row.length - 1 ? text : text + " ".repeat(widths[column]! - visibleWidth(cell) + 2);
+        })
+        .join("")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function visibleWidth(text: string): number {
+  return stripVTControlCharacters(text).length;
 }

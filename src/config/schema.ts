@@ -58,7 +58,7 @@ export const httpCheckSchema = z.strictObject({
   port: port.default(80).describe("TCP port."),
   path: z.string().default("/").describe("Request path."),
   host: nonEmpty("a host").optional().describe("Host to request; default the node's targetHost."),
-  scheme: z.enum(["http", "https"]).default("http"),
+  scheme: z.enum(["http", "https"]).default("http").describe("URL scheme."),
   status: z.int().min(100).max(599).optional().describe("Expected status code; default any 2xx."),
   contains: z.string().optional().describe("Text the response body must contain."),
   from: z.enum(["deployer", "node"]).default("deployer").describe('Where the request is made: the deployer, or the node itself.'),
@@ -70,7 +70,7 @@ export const healthCheckSchema = z
     cmd: nonEmpty("a shell command").optional().describe("Shell command run on the node over SSH; exit 0 passes."),
     http: httpCheckSchema.optional().describe("HTTP GET; passes on 2xx, or the given status."),
     tcp: z
-      .strictObject({ port, host: nonEmpty("a host").optional() })
+      .strictObject({ port: port.describe("TCP port."), host: nonEmpty("a host").optional().describe("Host to connect to; default the node's targetHost.") })
       .optional()
       .describe("Passes when the port accepts a TCP connection."),
     timeout: seconds.default(5).describe("Seconds per attempt."),
@@ -167,7 +167,7 @@ export const rolloutSchema = z.strictObject({
 
 export const metaSchema = z.strictObject({
   name: z.string().optional().describe("Name of the fleet."),
-  description: z.string().optional(),
+  description: z.string().optional().describe("What the fleet is, for people reading hive.ts and `hive nodes`."),
   flake: nonEmpty("a path or flake reference")
     .optional()
     .describe("Where node systems come from: a path (relative to hive.ts) or a flake reference; default the directory of hive.ts."),
