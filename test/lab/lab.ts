@@ -5,7 +5,7 @@ export { loadLab } from "./lab-state.js";
 export { upLab } from "./up-lab.js";
 export { downLab } from "./down-lab.js";
 export { formatLabStatus, labStatus } from "./lab-status.js";
-export { readLabPids } from "./node-runtime.js";
+export { readLabPids, readNodePids, type NodePids } from "./node-runtime.js";
 export { isProcessRunning, type ProcessId } from "./processes.js";
 export { cutNetwork, execOnNode, killService, rebootNode, restoreNetwork, startSshd, stopSshd } from "./faults.js";
 export { LAB_NIX_CONFIG, buildLabSystem, labNixEnv, labSshOptions, makeLabFlake, setNodeKnobs, setVersion } from "./lab-flake.js";

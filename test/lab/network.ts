@@ -44,6 +44,8 @@ export async function createNodeNetwork(lab: Lab, node: LabNode): Promise<void> 
     `netns add ${node.netns}`,
     `link add ${node.veth} type veth peer name eth0 netns ${node.netns}`,
     `link set ${node.veth} master ${lab.bridge} up`,
+    // A rebooted node comes back with a new MAC; the host's old ARP entry would blackhole it for ~30 s.
+    `neigh flush to ${node.address} dev ${lab.bridge}`,
   ]);
 }
 
