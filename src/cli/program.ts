@@ -1,6 +1,6 @@
 // The commander program: global options, one subcommand per file, help with examples.
 import { readFileSync } from "node:fs";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import type { ExitCode } from "../errors.js";
 import type { CommandContext, GlobalOptions } from "./context.js";
 import type { Terminal } from "./terminal.js";
@@ -62,5 +62,68 @@ ${SELECTOR_HELP}`,
       hooks.setExitCode(await runNodes(context(), options));
     });
 
+  const deployOptions = (command: Command) =>
+    command
+      .addOption(selection())
+      .option("--json", "print { goal, nodes: [...] } as JSON on stdout")
+      .option("--eval-node-limit <n>", "nodes per nix evaluation process (bounds memory; default 10)", parseCount)
+      .option("--show-trace", "pass --show-trace to Nix evaluation")
+      .option("--build-on-target", "build every selected node's system on the node itself")
+      .option("--keep-result", "keep GC roots for the built systems in .hive/gcroots next to hive.ts")
+      .option("--max-jobs <n>", "Nix build jobs at once", parseCount);
+
+  deployOptions(
+    program
+      .command("apply")
+      .description("evaluate, build, push and activate the selected nodes' systems")
+      .argument("[goal]", "build | push | switch | boot | test | dry-activate", "switch"),
+  )
+    .option("-p, --parallel <n>", "nodes pushed and activated at once (default meta.parallel)", parseCount)
+    .option("--no-substitute", "do not let nodes fetch paths from their own substituters")
+    .option("--reactivate", "activate even on nodes that already run the desired system")
+    .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
+    .addHelpText(
+      "after",
+      `
+Goals:
+  build         evaluate and build; deploy nothing (same as \`hive build\`)
+  push          build and copy the closures to the nodes; activate nothing
+  switch        new profile generation, activated now (default)
+  boot          new profile generation, activated at next boot
+  test          activate now, profile untouched
+  dry-activate  show what activation would change
+
+Examples:
+  $ hive apply --on @server             build, push and switch the servers
+  $ hive apply boot --on 'web-*'        install for the next boot
+  $ hive apply --on @eu -p 20 --json    20 nodes at a time, JSON result for scripts
+${SELECTOR_HELP}
+${EXIT_HELP}`,
+    )
+    .action(async (goal: string, options) => {
+      const { runApply } = await import("./commands/apply.js");
+      hooks.setExitCode(await runApply(context(), goal, options));
+    });
+
+  deployOptions(program.command("build").description("evaluate and build every selected node's system; deploy nothing"))
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ hive build                          build every node
+  $ hive build --on @server --json      { goal, nodes: [{ name, drvPath, outPath, ... }] }
+  $ hive build --keep-result            keep GC roots in .hive/gcroots`,
+    )
+    .action(async (options) => {
+      const { runApply } = await import("./commands/apply.js");
+      hooks.setExitCode(await runApply(context(), "build", options));
+    });
+
   return program;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
+  return n;
 }

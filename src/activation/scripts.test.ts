@@ -1,0 +1,45 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { activationScript, generationOfLink, parseFailedUnits, parseNodeState, stateProbeScript } from "./scripts.js";
+
+describe("node state", () => {
+  it("parses the probe's output", () => {
+    expect(parseNodeState("current=/nix/store/a-sys\nprofile=/nix/store/a-sys\nlink=system-12-link\nbooted=\n")).toEqual({
+      current: "/nix/store/a-sys",
+      profile: "/nix/store/a-sys",
+      generation: 12,
+      booted: null,
+    });
+    expect(parseNodeState("current=\nprofile=\nlink=\nbooted=\n")).toEqual({ current: null, profile: null, generation: null, booted: null });
+  });
+
+  it("reads generation numbers from profile links", () => {
+    expect(generationOfLink("system-1-link")).toBe(1);
+    expect(generationOfLink("/nix/var/nix/profiles/my-profile-307-link")).toBe(307);
+    expect(generationOfLink("something")).toBeNull();
+  });
+
+  it("probe script runs under sh and quotes the profile", () => {
+    const out = execFileSync("sh", ["-c", stateProbeScript("/nonexistent/it's a profile")], { encoding: "utf8" });
+    expect(parseNodeState(out)).toMatchObject({ profile: null, generation: null });
+  });
+});
+
+describe("activation script", () => {
+  it("is valid sh for every goal", () => {
+    for (const goal of ["switch", "boot", "test", "dry-activate"] as const) {
+      const check = spawnSync("sh", ["-n", "-c", activationScript({ profile: "/nix/var/nix/profiles/system", outPath: "/nix/store/x-y", goal })]);
+      expect(check.status, `${goal}: ${check.stderr}`).toBe(0);
+    }
+  });
+
+  it("only switch and boot touch the profile", () => {
+    expect(activationScript({ profile: "/p", outPath: "/nix/store/x", goal: "switch" })).toContain("nix-env -p");
+    expect(activationScript({ profile: "/p", outPath: "/nix/store/x", goal: "test" })).not.toContain("nix-env -p");
+  });
+});
+
+it("parses the units NixOS names on exit code 4", () => {
+  expect(parseFailedUnits("warning: the following units failed: a.service, b.mount\n")).toEqual(["a.service", "b.mount"]);
+  expect(parseFailedUnits("nothing")).toEqual([]);
+});

@@ -1,0 +1,123 @@
+// `hive apply [GOAL]` and `hive build`: deploy the selected nodes and print a table or JSON.
+import { EXIT_CODES, type ExitCode } from "../../errors.js";
+import { SshHost } from "../../host/ssh-host.js";
+import { execaRunner } from "../../nix/runner.js";
+import { type ApplyReport, executeApply, planApply } from "../../plan/apply.js";
+import { parseGoal } from "../../plan/goal.js";
+import { createLiveRenderer, createPlainRenderer, resultColor } from "../../report/render-apply.js";
+import { isFailure } from "../../report/results.js";
+import { SshPool } from "../../ssh/pool.js";
+import { loadSshConfig } from "../../ssh/ssh-config.js";
+import { resolveSshTarget } from "../../ssh/target.js";
+import { type CommandContext, loadHiveForCommand } from "../context.js";
+import { readVersion } from "../program.js";
+import { renderTable } from "../table.js";
+
+export interface ApplyCommandOptions {
+  on?: string;
+  json?: boolean;
+  parallel?: number;
+  evalNodeLimit?: number;
+  showTrace?: boolean;
+  buildOnTarget?: boolean;
+  keepResult?: boolean;
+  substitute?: boolean;
+  reactivate?: boolean;
+  maxJobs?: number;
+  acceptNewHostKeys?: boolean;
+}
+
+export async function runApply(context: CommandContext, goalText: string, options: ApplyCommandOptions): Promise<ExitCode> {
+  const goal = parseGoal(goalText);
+  const hive = await loadHiveForCommand(context);
+  const plan = planApply(hive, { ...options, goal });
+  const { terminal } = context;
+  const names = plan.nodes.map((n) => n.name);
+  const verbose = context.globals.verbose > 0;
+  const live = !options.json && process.stderr.isTTY === true && terminal.errColor.level >= 0 && process.env["CI"] === undefined;
+  const liveRenderer = live ? createLiveRenderer({ stream: process.stderr, color: terminal.errColor, verbose, nodeNames: names }) : undefined;
+  const reporter = liveRenderer ?? createPlainRenderer({ write: terminal.err, color: terminal.errColor, verbose, nodeNames: names });
+
+  // First Ctrl-C: start nothing new, let running work finish. Second: stop waiting.
+  let interrupts = 0;
+  let stopWaiting: (() => void) | undefined;
+  const stopped = new Promise<"stopped">((resolve) => (stopWaiting = () => resolve("stopped")));
+  const onSigint = () => {
+    interrupts += 1;
+    reporter.emit({ kind: "interrupt", count: interrupts });
+    if (interrupts >= 2) stopWaiting?.();
+  };
+  process.on("SIGINT", onSigint);
+
+  const pool = new SshPool({ acceptNewHostKeys: options.acceptNewHostKeys === true });
+  const sshConfig = loadSshConfig();
+  let outcome: ApplyReport | "stopped";
+  try {
+    outcome = await Promise.race([
+      executeApply(plan, {
+        hive,
+        runner: execaRunner,
+        hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool, execaRunner),
+        reporter,
+        interrupted: () => interrupts > 0,
+        hiveVersion: readVersion(),
+      }),
+      stopped,
+    ]);
+  } finally {
+    liveRenderer?.stop();
+    process.off("SIGINT", onSigint);
+    await pool.closeAll();
+  }
+  if (outcome === "stopped") {
+    terminal.err(terminal.errColor.yellow("stopped waiting; nodes still activating finish on their own and keep a consistent profile"));
+    return EXIT_CODES.interrupted;
+  }
+  printApplyReport(context, outcome, options.json === true);
+  if (outcome.interrupted) return EXIT_CODES.interrupted;
+  return outcome.nodes.some((n) => isFailure(n.result)) ? EXIT_CODES.failed : EXIT_CODES.success;
+}
+
+export function printApplyReport(context: CommandContext, report: ApplyReport, json: boolean): void {
+  const { terminal } = context;
+  if (json) {
+    terminal.out(
+      JSON.stringify(
+        {
+          goal: report.goal,
+          nodes: report.nodes.map((n) => ({ name: n.name, result: n.result, drvPath: n.drvPath, outPath: n.outPath, durationMs: n.durationMs, error: n.error })),
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  const c = terminal.color;
+  for (const node of report.nodes.filter((n) => isFailure(n.result) && n.log.length > 0)) {
+    const e = terminal.errColor;
+    terminal.err(`${e.red.bold(`${node.name} failed`)}${node.error ? `: ${node.error.message.split("\n")[0]}` : ""}; last lines of its log:`);
+    for (const line of node.log) terminal.err(`  ${e.dim(line)}`);
+  }
+  terminal.out(
+    renderTable(
+      ["NODE", "GOAL", "RESULT", "DURATION", "SYSTEM", "ERROR"],
+      report.nodes.map((n) => [
+        c.bold(n.name),
+        report.goal,
+        resultColor(c, n.result)(n.result),
+        `${(n.durationMs / 1000).toFixed(1)}s`,
+        shortStorePath(n.outPath),
+        n.error ? n.error.message.split("\n")[0]!.slice(0, 100) : "",
+      ]),
+      (h) => c.dim(h),
+    ),
+  );
+}
+
+/** `/nix/store/abcd...-nixos-system-web-1-2` -> `abcdefgh-nixos-system-web-1-2`. */
+export function shortStorePath(path: string | null): string {
+  if (path === null) return "-";
+  const base = path.replace(/^\/nix\/store\//, "");
+  return base.replace(/^([0-9a-z]{8})[0-9a-z]{24}/, "$1");
+}

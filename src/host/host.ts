@@ -1,0 +1,55 @@
+// The one interface deployment is composed from: what hive can do to a node.
+import type { Node } from "../config/normalize.js";
+import type { NodeState } from "../activation/scripts.js";
+import type { Goal } from "../plan/goal.js";
+
+export interface CommandResult {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+export interface DeploymentRecord {
+  system: string;
+  goal: Goal;
+  deployedAt: string;
+  deployedBy: string;
+  hiveFile: string;
+  flake: string;
+  flakeRevision: string | null;
+  flakeDirty: boolean | null;
+  hiveVersion: string;
+}
+
+export interface ActivationResult {
+  exitCode: number | null;
+  /** Activation output, stdout and stderr interleaved as they arrived. */
+  output: string[];
+}
+
+export interface Host {
+  readonly node: Node;
+  /** What the node runs, what its profile names, and its generation: asked of the node, never cached. */
+  probe(): Promise<NodeState>;
+  /** Copy a store path's closure to the node (`derivation`: a .drv closure for building there). */
+  copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void>;
+  /** Realise a derivation on the node. */
+  buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
+  /** Set the profile where the goal does, and run switch-to-configuration GOAL. */
+  activate(outPath: string, goal: Goal, record: DeploymentRecord, onLine?: (line: string) => void): Promise<ActivationResult>;
+  /** Run a shell script on the node as root (through privilegeEscalationCommand when needed). */
+  runAsRoot(script: string, options?: { stdin?: string; timeoutMs?: number; onLine?: (line: string) => void }): Promise<CommandResult>;
+}
+
+/** A failure on one node, with the last lines worth showing. */
+export class NodeOperationError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly log: string[] = [],
+  ) {
+    super(message);
+    this.name = "NodeOperationError";
+  }
+}

@@ -1,0 +1,107 @@
+// A node reached over SSH: commands over one pooled ssh2 connection, closures with `nix copy`.
+import type { Node } from "../config/normalize.js";
+import { activationScript, parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
+import { nixArgs, sshStoreUrl } from "../nix/nix-cli.js";
+import { trimNixError } from "../nix/eval.js";
+import type { ProcessRunner } from "../nix/runner.js";
+import type { Goal } from "../plan/goal.js";
+import type { SshPool } from "../ssh/pool.js";
+import { quoteCommand } from "../ssh/quote.js";
+import type { SshTarget } from "../ssh/target.js";
+import { type ActivationResult, type CommandResult, type DeploymentRecord, type Host, NodeOperationError } from "./host.js";
+import { openSshOptions } from "./openssh.js";
+
+export class SshHost implements Host {
+  constructor(
+    readonly node: Node,
+    private readonly target: SshTarget,
+    private readonly pool: SshPool,
+    private readonly runner: ProcessRunner,
+    private readonly env: Record<string, string | undefined> = process.env,
+  ) {}
+
+  /** The prefix that makes a command run as root on this node. */
+  private get escalation(): readonly string[] {
+    return this.target.user === "root" ? [] : this.node.privilegeEscalationCommand;
+  }
+
+  async runAsRoot(script: string, options: { stdin?: string; timeoutMs?: number; onLine?: (line: string) => void } = {}): Promise<CommandResult> {
+    const connection = await this.pool.connect(this.target);
+    const command = quoteCommand([...this.escalation, "sh", "-c", script]);
+    const lines = lineSplitter(options.onLine);
+    const result = await connection.exec(command, {
+      stdin: options.stdin,
+      timeoutMs: options.timeoutMs,
+      onStdout: lines.stdout,
+      onStderr: lines.stderr,
+    });
+    lines.flush();
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
+  }
+
+  async probe(): Promise<NodeState> {
+    const result = await this.runAsRoot(stateProbeScript(this.node.profile), { timeoutMs: 30_000 });
+    if (result.exitCode !== 0) {
+      throw new NodeOperationError(`could not read the node's state: ${result.stderr.trim() || `exit ${result.exitCode}`}`, "E_PROBE");
+    }
+    return parseNodeState(result.stdout);
+  }
+
+  async copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
+    const args = nixArgs("copy", "--to", sshStoreUrl(this.target.user, this.target.host, this.escalation));
+    if (options.substitute) args.push("--substitute-on-destination");
+    args.push(path);
+    const result = await this.runner.run("nix", args, {
+      env: { ...this.env, NIX_SSHOPTS: openSshOptions(this.target, this.node).join(" ") },
+      onStderrLine: options.onLine,
+    });
+    if (result.exitCode !== 0) {
+      throw new NodeOperationError(`nix copy to ${this.target.host} failed: ${trimNixError(result.stderr, 5)}`, "E_PUSH", tail(result.stderr));
+    }
+  }
+
+  async buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void> {
+    const result = await this.runAsRoot(quoteCommand(["nix-store", "--realise", drvPath]), { onLine });
+    if (result.exitCode !== 0) {
+      throw new NodeOperationError(`build on the node failed: ${trimNixError(result.stderr, 5)}`, "E_BUILD", tail(result.stderr));
+    }
+  }
+
+  async activate(outPath: string, goal: Goal, record: DeploymentRecord, onLine?: (line: string) => void): Promise<ActivationResult> {
+    const output: string[] = [];
+    const result = await this.runAsRoot(activationScript({ profile: this.node.profile, outPath, goal }), {
+      stdin: `${JSON.stringify(record, null, 2)}\n`,
+      onLine: (line) => {
+        output.push(line);
+        onLine?.(line);
+      },
+    });
+    return { exitCode: result.exitCode, output };
+  }
+}
+
+function tail(text: string, lines = 20): string[] {
+  return text.split("\n").filter((l) => l.trim() !== "").slice(-lines);
+}
+
+/** Turns chunks from both streams into whole lines for one callback. */
+function lineSplitter(onLine: ((line: string) => void) | undefined) {
+  const pending = { stdout: "", stderr: "" };
+  const feed = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+    if (onLine === undefined) return;
+    pending[stream] += chunk.toString("utf8");
+    const lines = pending[stream].split("\n");
+    pending[stream] = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  };
+  return {
+    stdout: feed("stdout"),
+    stderr: feed("stderr"),
+    flush: () => {
+      for (const stream of ["stdout", "stderr"] as const) {
+        if (pending[stream] !== "" && onLine) onLine(pending[stream]);
+        pending[stream] = "";
+      }
+    },
+  };
+}

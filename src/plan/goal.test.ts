@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { UsageError } from "../errors.js";
+import { isAlreadyDeployed } from "./apply.js";
+import { goalActivates, goalPushes, goalSetsProfile, parseGoal } from "./goal.js";
+
+describe("goals", () => {
+  it("parses every goal and suggests on typos", () => {
+    expect(parseGoal("dry-activate")).toBe("dry-activate");
+    expect(() => parseGoal("swtich")).toThrow(UsageError);
+    expect(() => parseGoal("swtich")).toThrow('unknown goal "swtich"; did you mean "switch"?');
+  });
+
+  it("knows what each goal does", () => {
+    expect([goalPushes("build"), goalPushes("push"), goalActivates("push"), goalActivates("test")]).toEqual([false, true, false, true]);
+    expect([goalSetsProfile("switch"), goalSetsProfile("boot"), goalSetsProfile("test")]).toEqual([true, true, false]);
+  });
+
+  it("calls a node unchanged only when it already is what the goal makes it", () => {
+    const out = "/nix/store/new";
+    expect(isAlreadyDeployed("switch", { current: out, profile: out }, out)).toBe(true);
+    expect(isAlreadyDeployed("switch", { current: out, profile: "/nix/store/old" }, out)).toBe(false);
+    expect(isAlreadyDeployed("switch", { current: "/nix/store/old", profile: out }, out)).toBe(false);
+    expect(isAlreadyDeployed("boot", { current: "/nix/store/old", profile: out }, out)).toBe(true);
+    expect(isAlreadyDeployed("test", { current: out, profile: "/nix/store/old" }, out)).toBe(true);
+    expect(isAlreadyDeployed("push", { current: out, profile: out }, out)).toBe(true);
+    expect(isAlreadyDeployed("push", { current: "/nix/store/old", profile: out }, out)).toBe(false);
+  });
+});

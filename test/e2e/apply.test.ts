@@ -1,0 +1,234 @@
+// End-to-end: hive build and hive apply on the lab, judged by each node's real state.
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { cutNetwork, execOnNode, restoreNetwork, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
+import { useLab } from "../lab/use-lab.js";
+import { runHive } from "../cli/run-hive.js";
+import { fetchFromNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
+
+const getLab = useLab();
+let lab: Lab;
+let fx: HiveFixture;
+const TAGS: Record<string, string[]> = { t1: ["server"], t2: ["server"], t3: ["ai"], t4: ["workstation"], t5: ["batch"], t6: ["batch"] };
+
+interface JsonNode {
+  name: string;
+  result: string;
+  drvPath: string | null;
+  outPath: string | null;
+  durationMs: number;
+  error: { code: string; message: string } | null;
+}
+
+function apply(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const run = runHive(["-f", fx.hiveFile, ...args, "--json"], { env });
+  let doc: { goal: string; nodes: JsonNode[] } | undefined;
+  try {
+    doc = JSON.parse(run.stdout);
+  } catch {
+    throw new Error(`hive printed no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+  const byName = Object.fromEntries(doc!.nodes.map((n) => [n.name, n]));
+  return { ...run, doc: doc!, byName };
+}
+
+beforeAll(async () => {
+  try {
+    lab = getLab();
+  } catch {
+    return;
+  }
+  fx = await makeHiveFixture(lab, lab.nodes.map((n) => ({ name: n.name, tags: TAGS[n.name] })), { version: "a1" });
+});
+
+describe("hive apply", () => {
+  it("switches exactly the server nodes, then reports them unchanged", async () => {
+    const before = Object.fromEntries(await Promise.all(["t1", "t2", "t3", "t4"].map(async (n) => [n, await nodeState(lab, n)] as const)));
+    const first = apply(["apply", "--on", "@server"]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.doc.goal).toBe("switch");
+    expect(first.doc.nodes.map((n) => [n.name, n.result])).toEqual([["t1", "succeeded"], ["t2", "succeeded"]]);
+    for (const node of ["t1", "t2"]) {
+      const state = await nodeState(lab, node);
+      expect(state.current).toBe(first.byName[node]!.outPath);
+      expect(state.profile).toBe(first.byName[node]!.outPath);
+      expect(state.generation).toBe((before[node]!.generation ?? 0) + 1);
+      expect(await fetchFromNode(lab, node)).toEqual({ status: 200, body: `${node} a1` });
+      // The deployment record of the new generation.
+      const record = JSON.parse((await execOnNode(lab, node, `cat /nix/var/hive/deployments/system-${state.generation}.json`)).stdout);
+      expect(record).toMatchObject({ system: state.current, goal: "switch", hiveFile: fx.hiveFile, flake: fx.flakeDir });
+      expect(record.deployedBy).toMatch(/^root@/);
+    }
+    for (const node of ["t3", "t4"]) expect(await nodeState(lab, node)).toEqual(before[node]);
+
+    const again = apply(["apply", "--on", "@server"]);
+    expect(again.code).toBe(0);
+    expect(again.doc.nodes.map((n) => n.result)).toEqual(["unchanged", "unchanged"]);
+    expect((await nodeState(lab, "t1")).generation).toBe((before["t1"]!.generation ?? 0) + 1);
+  });
+
+  it("deploys a new version, and redeploys exactly the node rolled back out of band", async () => {
+    await setVersion(fx.flakeDir, "a2");
+    const up = apply(["apply", "--on", "@server"]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(await fetchFromNode(lab, "t1")).toEqual({ status: 200, body: "t1 a2" });
+    const t1 = await nodeState(lab, "t1");
+
+    // On the node itself: back to the previous generation.
+    const rollback = await execOnNode(lab, "t1", "nix-env -p /nix/var/nix/profiles/system --rollback && /nix/var/nix/profiles/system/bin/switch-to-configuration switch");
+    expect(rollback.exitCode, rollback.stderr).toBe(0);
+    expect(await fetchFromNode(lab, "t1")).toEqual({ status: 200, body: "t1 a1" });
+
+    const redeploy = apply(["apply", "--on", "@server"]);
+    expect(redeploy.code, redeploy.stderr).toBe(0);
+    expect(redeploy.byName["t1"]!.result).toBe("succeeded");
+    expect(redeploy.byName["t2"]!.result).toBe("unchanged");
+    expect(await fetchFromNode(lab, "t1")).toEqual({ status: 200, body: "t1 a2" });
+    expect((await nodeState(lab, "t1")).current).toBe(t1.current);
+  });
+
+  describe("failures stay on their node", () => {
+    afterEach(async () => {
+      await restoreNetwork(lab, "t3");
+      for (const node of ["t2", "t4"]) await setNodeKnobs(fx.flakeDir, node, {});
+    });
+
+    it("a cut network, a failing activation and exit code 4 fail only their nodes", async () => {
+      await setVersion(fx.flakeDir, "a3");
+      await setNodeKnobs(fx.flakeDir, "t2", { failActivation: true });
+      await setNodeKnobs(fx.flakeDir, "t4", { unitsFailed: true });
+      const before = Object.fromEntries(await Promise.all(["t2", "t3"].map(async (n) => [n, await nodeState(lab, n)] as const)));
+      await cutNetwork(lab, "t3");
+      const run = apply(["apply", "--on", "t1,t2,t3,t4"]);
+      expect(run.code).toBe(1);
+      expect(run.byName["t1"]!.result).toBe("succeeded");
+      expect(await fetchFromNode(lab, "t1")).toEqual({ status: 200, body: "t1 a3" });
+
+      expect(run.byName["t2"]!.result).toBe("failed");
+      expect(run.byName["t2"]!.error!.message).toMatch(/switch-to-configuration exited 1/);
+      const t2 = await nodeState(lab, "t2");
+      expect(t2.current).toBe(before["t2"]!.current);
+      expect(t2.profile).toBe(t2.current); // the profile names what the node runs
+
+      expect(run.byName["t3"]!.result).toBe("failed");
+      expect(run.byName["t3"]!.error!.message).toMatch(/10\.77\.\d+\.\d+|timed out|unreachable|connect/i);
+
+      expect(run.byName["t4"]!.result).toBe("failed");
+      expect(run.byName["t4"]!.error!.code).toBe("E_UNITS_FAILED");
+      expect(run.byName["t4"]!.error!.message).toContain("hive-lab-web.service");
+      const t4 = await nodeState(lab, "t4");
+      expect(t4.profile).toBe(t4.current);
+
+      await restoreNetwork(lab, "t3");
+      expect(await nodeState(lab, "t3")).toEqual(before["t3"]);
+    });
+
+    it("shows the failed node's last log lines and a table without --json", async () => {
+      await setNodeKnobs(fx.flakeDir, "t2", { failActivation: true, version: "a4-broken" });
+      const run = runHive(["-f", fx.hiveFile, "apply", "--on", "t2"]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/t2 failed: switch-to-configuration exited 1.*; last lines of its log:/);
+      expect(run.stdout).toMatch(/^NODE\s+GOAL\s+RESULT\s+DURATION\s+SYSTEM/m);
+      expect(run.stdout).toMatch(/^t2\s+switch\s+failed\s+/m);
+    });
+  });
+
+  describe("goals", () => {
+    it("boot sets the profile and the next boot, leaves the running system", async () => {
+      await setVersion(fx.flakeDir, "b1");
+      const before = await nodeState(lab, "t5");
+      const run = apply(["apply", "boot", "--on", "t5"]);
+      expect(run.code, run.stderr).toBe(0);
+      const after = await nodeState(lab, "t5");
+      expect(after.profile).toBe(run.byName["t5"]!.outPath);
+      expect(after.boot).toBe(run.byName["t5"]!.outPath);
+      expect(after.generation).toBe((before.generation ?? 0) + 1);
+      expect(after.current).toBe(before.current);
+    });
+
+    it("test activates now and leaves the profile", async () => {
+      await setVersion(fx.flakeDir, "c1");
+      const before = await nodeState(lab, "t6");
+      const run = apply(["apply", "test", "--on", "t6"]);
+      expect(run.code, run.stderr).toBe(0);
+      const after = await nodeState(lab, "t6");
+      expect(after.current).toBe(run.byName["t6"]!.outPath);
+      expect(after.profile).toBe(before.profile);
+      expect(after.generation).toBe(before.generation);
+      expect(await fetchFromNode(lab, "t6")).toEqual({ status: 200, body: "t6 c1" });
+    });
+
+    it("dry-activate changes nothing", async () => {
+      await setVersion(fx.flakeDir, "d1");
+      const before = await nodeState(lab, "t6");
+      const run = runHive(["-f", fx.hiveFile, "-v", "apply", "dry-activate", "--on", "t6"]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toContain("would restart the following units: hive-lab-web.service");
+      expect(await nodeState(lab, "t6")).toEqual(before);
+    });
+
+    it("push copies the closure and activates nothing; build touches no node", async () => {
+      await setVersion(fx.flakeDir, "e1");
+      const build = apply(["build", "--on", "t5"]);
+      expect(build.code, build.stderr).toBe(0);
+      expect(build.doc.goal).toBe("build");
+      const { drvPath, outPath } = build.byName["t5"]!;
+      expect(drvPath).toMatch(/^\/nix\/store\/.*\.drv$/);
+      expect(outPath).toMatch(/^\/nix\/store\/[0-9a-z]{32}-nixos-system-t5-e1$/);
+      expect(spawnSync("nix-store", ["--check-validity", outPath!]).status).toBe(0);
+      expect((await execOnNode(lab, "t5", `test -e ${outPath}`)).exitCode).not.toBe(0);
+
+      const before = await nodeState(lab, "t5");
+      const push = apply(["apply", "push", "--on", "t5"]);
+      expect(push.code, push.stderr).toBe(0);
+      expect(push.byName["t5"]!.result).toBe("succeeded");
+      expect((await execOnNode(lab, "t5", `nix-store --check-validity ${outPath}`)).exitCode).toBe(0);
+      expect(await nodeState(lab, "t5")).toEqual(before);
+    });
+
+    it("buildOnTarget builds on the node; the output never exists on the deployer", async () => {
+      const version = `bot-${Date.now()}`;
+      await setVersion(fx.flakeDir, version);
+      const run = apply(["apply", "--on", "t3", "--build-on-target"]);
+      expect(run.code, run.stderr).toBe(0);
+      const outPath = run.byName["t3"]!.outPath!;
+      expect(outPath).toContain(version);
+      expect(spawnSync("nix-store", ["--check-validity", outPath]).status).not.toBe(0);
+      expect((await nodeState(lab, "t3")).current).toBe(outPath);
+      expect(await fetchFromNode(lab, "t3")).toEqual({ status: 200, body: `t3 ${version}` });
+    });
+  });
+
+  it("deploys as the non-root sudo user", async () => {
+    await setVersion(fx.flakeDir, "f1");
+    const file = join(fx.dir, "deploy-user.hive.ts");
+    writeHive(file, lab, fx.flakeDir, [{ name: "t4", extra: { targetUser: "deploy" } }]);
+    const run = runHive(["-f", file, "apply", "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const state = await nodeState(lab, "t4");
+    expect(state.current).toBe(JSON.parse(run.stdout).nodes[0].outPath);
+    expect(await fetchFromNode(lab, "t4")).toEqual({ status: 200, body: "t4 f1" });
+    const record = JSON.parse((await execOnNode(lab, "t4", `cat /nix/var/hive/deployments/system-${state.generation}.json`)).stdout);
+    expect(record.system).toBe(state.current);
+  });
+
+  it("evaluates in one nix process per chunk and builds in one invocation", async () => {
+    await setVersion(fx.flakeDir, "g1");
+    const bin = join(fx.dir, "counting-bin");
+    const logFile = join(fx.dir, "calls.log");
+    mkdirSync(bin, { recursive: true });
+    for (const tool of ["nix", "nix-store"]) {
+      const real = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
+      writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" | head -c 200 >> ${logFile}; echo >> ${logFile}\nexec ${real} "$@"\n`);
+      chmodSync(join(bin, tool), 0o755);
+    }
+    const run = apply(["build", "--eval-node-limit", "4"], { PATH: `${bin}:${process.env["PATH"]}` });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.doc.nodes).toHaveLength(6);
+    const calls = readFileSync(logFile, "utf8").split("\n").filter((l) => l !== "");
+    expect(calls.filter((c) => c.startsWith("nix eval"))).toHaveLength(2); // 6 nodes, 4 per chunk
+    expect(calls.filter((c) => c.startsWith("nix-store --realise"))).toHaveLength(1);
+  });
+});
