@@ -12,7 +12,7 @@ import type { ProcessRunner } from "../nix/runner.js";
 import type { Reporter } from "../report/events.js";
 import type { NodeResult } from "../report/results.js";
 import { selectNodes } from "../selection/selector.js";
-import { type Goal, goalActivates, goalPushes, goalSetsProfile } from "./goal.js";
+import { type Goal, goalActivates, goalSetsProfile } from "./goal.js";
 
 export interface ApplyOptions {
   goal: Goal;

@@ -1,4 +1,8 @@
 // Brings up the shared e2e lab (`test`, 10.77, nodes t1..t6) once, and takes it down after.
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { LAB_NIX_CONFIG, downLab, upLab, type Lab } from "../lab/lab.js";
 
@@ -11,6 +15,11 @@ declare module "vitest" {
 
 export const E2E_LAB_NAME = "test";
 const E2E_NODES = ["t1", "t2", "t3", "t4", "t5", "t6"];
+const LAB_CLI = fileURLToPath(new URL("../lab/cli.ts", import.meta.url));
+
+function resolveJitiCli(): string {
+  return path.join(path.dirname(createRequire(import.meta.url).resolve("jiti")), "jiti-cli.mjs");
+}
 
 function warnLoudly(lines: string[]): void {
   const bar = "!".repeat(78);
@@ -28,13 +37,23 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return;
   }
 
-  let down: Promise<void> | null = null;
-  const takeDown = () => (down ??= downLab(E2E_LAB_NAME));
-  const onSignal = (signal: NodeJS.Signals) => {
-    void takeDown().finally(() => process.kill(process.pid, signal));
+  // Vitest exits synchronously on SIGINT/SIGTERM, before any async teardown could finish, so
+  // an interrupted run takes the lab down in a child process the exit waits for.
+  let tornDown = false;
+  const takeDownNow = () => {
+    if (tornDown) return;
+    tornDown = true;
+    const result = spawnSync(process.execPath, [resolveJitiCli(), LAB_CLI, "down", "--name", E2E_LAB_NAME], { stdio: "inherit" });
+    if (result.status !== 0) console.warn(`lab ${E2E_LAB_NAME} may still be up: npm run lab -- down --name ${E2E_LAB_NAME}`);
   };
-  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) process.once(signal, onSignal);
+  const onSignal = (signal: NodeJS.Signals) => {
+    takeDownNow();
+    // With no one else listening, end the run as the signal would have.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  process.once("exit", takeDownNow);
 
   const started = performance.now();
   const lab = await upLab({ name: E2E_LAB_NAME, subnet: "10.77", nodes: E2E_NODES });
@@ -42,7 +61,11 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   project.provide("lab", lab);
 
   return async () => {
-    for (const signal of signals) process.off(signal, onSignal);
-    await takeDown();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("exit", takeDownNow);
+    if (tornDown) return;
+    tornDown = true;
+    await downLab(E2E_LAB_NAME);
   };
 }
