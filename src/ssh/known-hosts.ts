@@ -54,6 +54,10 @@ export function parseKnownHosts(text: string, file: string): ParsedKnownHosts {
       problems.push(`${file}:${line}: expected hosts, key type and key`);
       return;
     }
+    if (/^\d+$/.test(type)) {
+      problems.push(`${file}:${line}: an SSH-1 key, which OpenSSH no longer reads`);
+      return;
+    }
     const key = Buffer.from(base64, "base64");
     const keyType = readKeyType(key);
     if (keyType === undefined || keyType !== type || !/^[A-Za-z0-9+/]+=*$/.test(base64)) {
