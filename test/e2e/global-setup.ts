@@ -51,9 +51,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     // With no one else listening, end the run as the signal would have.
     if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
   };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  process.once("exit", takeDownNow);
+  // First in line: vitest's own handlers call process.exit(), which skips later listeners.
+  process.prependOnceListener("SIGINT", onSignal);
+  process.prependOnceListener("SIGTERM", onSignal);
+  process.prependOnceListener("exit", takeDownNow);
 
   const started = performance.now();
   const lab = await upLab({ name: E2E_LAB_NAME, subnet: "10.77", nodes: E2E_NODES });
