@@ -33,7 +33,7 @@ export interface Host {
   /** What the node runs, what its profile names, and its generation: asked of the node, never cached. */
   probe(): Promise<NodeState>;
   /** Copy a store path's closure to the node (`derivation`: a .drv closure for building there). */
-  copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void>;
+  copyClosure(path: string, options: { substitute: boolean; derivation?: boolean; onLine?: (line: string) => void }): Promise<void>;
   /** Realise a derivation on the node. */
   buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
   /** Set the profile where the goal does, and run switch-to-configuration GOAL. */

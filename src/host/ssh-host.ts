@@ -47,9 +47,11 @@ export class SshHost implements Host {
     return parseNodeState(result.stdout);
   }
 
-  async copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
+  async copyClosure(path: string, options: { substitute: boolean; derivation?: boolean; onLine?: (line: string) => void }): Promise<void> {
     const args = nixArgs("copy", "--to", sshStoreUrl(this.target.user, this.target.host, this.escalation));
     if (options.substitute) args.push("--substitute-on-destination");
+    // A .drv path alone would mean "its outputs": copy the derivation closure itself.
+    if (options.derivation) args.push("--derivation");
     args.push(path);
     const result = await this.runner.run("nix", args, {
       env: { ...this.env, NIX_SSHOPTS: openSshOptions(this.target, this.node).join(" ") },

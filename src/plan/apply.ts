@@ -195,7 +195,7 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
           context.reporter.emit({ kind: "phase", node: n.name, phase: "push" });
           const onLine = (line: string) => log(n.name, line, "nix");
           if (n.buildOnTarget) {
-            await host.copyClosure(n.drvPath, { substitute: plan.substitute, onLine });
+            await host.copyClosure(n.drvPath, { substitute: plan.substitute, derivation: true, onLine });
             await host.buildOnNode(n.drvPath, onLine);
           } else {
             await host.copyClosure(n.outPath, { substitute: plan.substitute, onLine });

@@ -45,7 +45,7 @@ export interface ExecOptions {
 export interface ExecResult {
   /** Null when the command was killed by a signal or stopped before it reported one. */
   exitCode: number | null;
-  /** Signal name without SIG (`KILL`), when the command died of one. */
+  /** Signal name as Node names them (`SIGKILL`), when the command died of one. */
   signal: string | null;
   /** The last maxOutputBytes of each stream, as UTF-8. */
   stdout: string;
@@ -61,9 +61,19 @@ export interface SshConnection {
   readonly target: SshTarget;
   /** Milliseconds from starting to connect until authenticated. */
   readonly latencyMs: number;
+  /** The host key the server proved, and the algorithm it proved it with. */
+  readonly hostKey: HostKeyInfo;
   /** Run a command through the remote user's login shell; rejects only if the connection fails. */
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
   close(): void;
+}
+
+export interface HostKeyInfo {
+  /** Negotiated host key algorithm, e.g. `ssh-ed25519`, `rsa-sha2-512`. */
+  algorithm: string;
+  /** OpenSSH's label: ED25519, RSA, ECDSA. */
+  keyType: string;
+  fingerprint: string;
 }
 
 /** A host key hive has just trusted (acceptNewHostKeys) and written to known_hosts. */
@@ -110,11 +120,16 @@ export async function openConnection(options: OpenConnectionOptions): Promise<Ss
   const client = new ssh2.Client();
   let hostKeyError: SshError | undefined;
   let keyToRecord: Buffer | undefined;
+  const hostKey: HostKeyInfo = { algorithm: "", keyType: "", fingerprint: "" };
+  client.once("handshake", (negotiated: { serverHostKey: string }) => {
+    hostKey.algorithm = negotiated.serverHostKey;
+  });
 
   const hostVerifier = (key: Buffer, verify: (valid: boolean) => void): void => {
     const verdict = verifyHostKey(entries, settings.host, settings.port, key);
     const keyType = keyTypeLabel(readKeyType(key) ?? "unknown");
     const fingerprint = fingerprintSha256(key);
+    Object.assign(hostKey, { keyType, fingerprint });
     switch (verdict.status) {
       case "match":
         return verify(true);
@@ -216,7 +231,7 @@ export async function openConnection(options: OpenConnectionOptions): Promise<Ss
       }
       if (settled) return;
       detach();
-      resolve(new Ssh2Connection(client, target, endpoint, performance.now() - started, options));
+      resolve(new Ssh2Connection(client, target, endpoint, performance.now() - started, hostKey, options));
     };
     client.on("error", onError).on("close", onClose).on("ready", onReady);
     try {
@@ -264,6 +279,7 @@ export class Ssh2Connection implements SshConnection {
     readonly target: SshTarget,
     readonly endpoint: SshEndpoint,
     readonly latencyMs: number,
+    readonly hostKey: HostKeyInfo,
     private readonly options: Pick<OpenConnectionOptions, "maxOutputBytes" | "maxChannels">,
   ) {
     client.on("error", (error: Error) => {
@@ -420,11 +436,7 @@ export class Ssh2Connection implements SshConnection {
         if (done || timedOut) return;
         timedOut = true;
         if (channel === undefined) return finish();
-        try {
-          channel.signal("KILL");
-        } catch {
-          // The channel may already be closing.
-        }
+        sendKill(channel);
         channel.close();
         graceTimer = setTimeout(finish, STOP_GRACE_MS);
       };
@@ -473,6 +485,29 @@ export class Ssh2Connection implements SshConnection {
         fail(this.closedError ?? new SshChannelError({ endpoint: this.endpoint, command: summarize(command), reason: (error as Error).message }, { cause: error }));
       }
     });
+  }
+}
+
+/**
+ * Ask sshd to KILL the command (OpenSSH honours "signal" requests since 7.9). ssh2's
+ * channel.signal() sends nothing once our side has sent EOF, which exec always does after stdin,
+ * so the request goes through ssh2's protocol object, the same call channel.signal() makes.
+ */
+function sendKill(channel: ClientChannel): void {
+  const internal = channel as unknown as {
+    type?: string;
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, name: string): void } };
+  };
+  try {
+    const protocol = internal._client?._protocol;
+    if (internal.type === "session" && internal.outgoing?.state === "open" && protocol) {
+      protocol.signal(internal.outgoing.id, "KILL");
+    } else {
+      channel.signal("KILL");
+    }
+  } catch {
+    // The channel or connection is already closing.
   }
 }
 
