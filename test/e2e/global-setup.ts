@@ -13,7 +13,9 @@ declare module "vitest" {
   }
 }
 
-export const E2E_LAB_NAME = "test";
+// Separate names and subnets let several e2e runs share a machine (HIVE_E2E_LAB=x HIVE_E2E_SUBNET=10.81).
+export const E2E_LAB_NAME = process.env["HIVE_E2E_LAB"] ?? "test";
+const E2E_SUBNET = process.env["HIVE_E2E_SUBNET"] ?? "10.77";
 const E2E_NODES = ["t1", "t2", "t3", "t4", "t5", "t6"];
 const LAB_CLI = fileURLToPath(new URL("../lab/cli.ts", import.meta.url));
 
@@ -57,7 +59,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   process.prependOnceListener("exit", takeDownNow);
 
   const started = performance.now();
-  const lab = await upLab({ name: E2E_LAB_NAME, subnet: "10.77", nodes: E2E_NODES });
+  const lab = await upLab({ name: E2E_LAB_NAME, subnet: E2E_SUBNET, nodes: E2E_NODES });
   console.log(`e2e lab ${lab.name}: ${lab.nodes.length} nodes up in ${Math.round(performance.now() - started)} ms`);
   project.provide("lab", lab);
 
