@@ -307,6 +307,23 @@ describe("lab lifecycle", () => {
     expect(pidsBefore.filter((p) => !pidsAfter.some((a) => a.pid === p.pid)).some(isProcessRunning)).toBe(false);
   });
 
+  it("hides a node behind a jump node (ssh -J), also across the jump node's reboot", async () => {
+    const lab = await upLab({ name: "jump", subnet: "10.80", nodes: ["gate", "inner"], jumpHosts: { inner: "gate" } });
+    try {
+      const viaConfig = (node: string) =>
+        runCommand("ssh", ["-F", lab.sshConfigFile, "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", `root@${node}`, "echo ok"], { allowFailure: true });
+      expect((await viaConfig("inner")).stdout).toBe("ok\n");
+      const direct = await ssh(lab, "root", "inner", "true", ["-o", "ConnectTimeout=2"]);
+      expect(direct.exitCode).toBe(255);
+      expect((await labStatus("jump")).nodes.map((n) => n.sshdAlive)).toEqual([true, true]);
+
+      await rebootNode(lab, "gate");
+      expect((await viaConfig("inner")).stdout).toBe("ok\n");
+    } finally {
+      await downLab("jump");
+    }
+  });
+
   it("runs a second lab beside the first, and its down leaves nothing behind", async () => {
     const lab = getLab();
     const second = await upLab({ name: "t2", subnet: "10.79", nodes: 2 });

@@ -9,6 +9,7 @@ import { downLab } from "./down-lab.js";
 import { formatLabStatus, labStatus } from "./lab-status.js";
 import { upLab } from "./up-lab.js";
 import { CommandFailed } from "./processes.js";
+import type { Lab } from "./lab-types.js";
 
 const USAGE = `usage: npm run lab -- <command> [options]
 
@@ -20,6 +21,7 @@ options:
   --name NAME       lab name (default demo)
   --subnet A.B      first two octets of the lab's /16 (demo: 10.78, others: 10.77)
   --nodes a,b,c     explicit node names (instead of N)
+  --behind h=j,...  node h is reachable only through node j (ssh -J)
   --concurrency K   nodes booted at once (default 8)
   --json            status as JSON
 
@@ -43,13 +45,26 @@ async function resolveNodes(name: string, count: string | undefined, names: stri
   return name === "demo" ? readDemoNodeNames() : 4;
 }
 
+/** "h=j,h2=j" → { h: "j", h2: "j" }. */
+function parseBehind(value: string): Record<string, string> {
+  const pairs = value.split(",").filter(Boolean).map((pair) => pair.split("="));
+  if (pairs.some((p) => p.length !== 2 || !p[0] || !p[1])) throw new LabError(`--behind wants hidden=jump pairs, got "${value}"`);
+  return Object.fromEntries(pairs as [string, string][]);
+}
+
+function existingJumpHosts(lab: Lab | null): Record<string, string> | undefined {
+  const hidden = lab?.nodes.filter((n) => n.jumpHost) ?? [];
+  return hidden.length > 0 ? Object.fromEntries(hidden.map((n) => [n.name, n.jumpHost!])) : undefined;
+}
+
 async function runUp(name: string, count: string | undefined, values: Record<string, string | boolean | undefined>): Promise<void> {
   const existing = await loadLab(name);
   const subnet = (values.subnet as string | undefined) ?? existing?.subnet ?? defaultSubnet(name);
   const nodes = await resolveNodes(name, count, values.nodes as string | undefined);
   const concurrency = values.concurrency ? Number(values.concurrency) : undefined;
+  const jumpHosts = values.behind !== undefined ? parseBehind(values.behind as string) : existingJumpHosts(existing);
   const started = performance.now();
-  const lab = await upLab({ name, subnet, nodes, concurrency });
+  const lab = await upLab({ name, subnet, nodes, concurrency, jumpHosts });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   const first = lab.nodes[0]!;
   console.log(`lab ${lab.name} is up: ${lab.nodes.length} nodes on ${lab.subnet}.0.0/16 in ${seconds} s (state: ${lab.dir})`);
@@ -65,6 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       subnet: { type: "string" },
       nodes: { type: "string" },
       concurrency: { type: "string" },
+      behind: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },

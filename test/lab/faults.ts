@@ -2,8 +2,8 @@
 import { LabError } from "./lab-layout.js";
 import type { ExecResult, Lab, LabNode } from "./lab-types.js";
 import { setVethUp } from "./network.js";
-import { bootNode, readNodePidfile, requireNodeInit, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
-import { createNodeNetwork } from "./network.js";
+import { bootNode, findNodeInit, readNodePidfile, requireNodeInit, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
+import { createNodeNetwork, linkHiddenNode } from "./network.js";
 import { killProcesses, runCommand } from "./processes.js";
 
 function findNode(lab: Lab, name: string): LabNode {
@@ -47,7 +47,11 @@ export async function rebootNode(lab: Lab, node: string): Promise<void> {
   await stopNodes(lab, [labNode]);
   await createNodeNetwork(lab, labNode);
   await bootNode(lab, labNode);
-  await waitForSshd(labNode);
+  await waitForSshd(lab, labNode);
+  // Nodes behind this one lost their link with its netns; plug them back in.
+  for (const hidden of lab.nodes.filter((n) => n.jumpHost === node)) {
+    if (findNodeInit(lab, hidden)) await linkHiddenNode(lab, hidden, { configureNode: true });
+  }
 }
 
 /**

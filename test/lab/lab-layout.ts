@@ -95,11 +95,18 @@ export function describeLab(options: UpLabOptions, root = resolveLabRoot()): Lab
   checkSubnet(subnet);
   const names = resolveNodeNames(options.nodes);
   const dir = resolveLabDir(name, root);
+  const jumpHosts = options.jumpHosts ?? {};
+  for (const [hidden, jump] of Object.entries(jumpHosts)) {
+    if (!names.includes(hidden)) throw new LabError(`jump host given for unknown node "${hidden}"`);
+    if (!names.includes(jump)) throw new LabError(`node "${hidden}" is behind unknown node "${jump}"`);
+    if (jumpHosts[jump]) throw new LabError(`node "${hidden}" is behind "${jump}", which is itself behind a jump host; chains are not supported`);
+  }
   const nodes: LabNode[] = names.map((nodeName, i) => ({
     name: nodeName,
     address: nodeAddress(subnet, i),
     netns: netnsName(name, i),
     veth: vethName(name, i),
+    ...(jumpHosts[nodeName] ? { jumpHost: jumpHosts[nodeName] } : {}),
   }));
   const longest = [bridgeName(name), ...nodes.map((n) => n.veth)].find((d) => d.length > MAX_IFNAME);
   if (longest) throw new LabError(`device name ${longest} is over ${MAX_IFNAME} characters: use a shorter lab name`);

@@ -2,8 +2,7 @@
 import { readlinkSync } from "node:fs";
 import { LabError } from "./lab-layout.js";
 import type { Lab, LabNode, LabNodeStatus, LabStatus } from "./lab-types.js";
-import { findNodeInit, readNodePidfile } from "./node-runtime.js";
-import { probeSsh } from "./processes.js";
+import { findNodeInit, probeNodeSsh, readNodePidfile } from "./node-runtime.js";
 import { loadLab } from "./lab-state.js";
 
 function readCurrentSystem(initPid: number): string | null {
@@ -21,7 +20,7 @@ async function inspectNode(lab: Lab, node: LabNode): Promise<LabNodeStatus> {
     address: node.address,
     netns: node.netns,
     initAlive: init !== null,
-    sshdAlive: init !== null && (await probeSsh(node.address, 1000)),
+    sshdAlive: init !== null && (await probeNodeSsh(lab, node, 1000)),
     serviceAlive: init !== null && readNodePidfile(init, "/run/hive-lab-web.pid") !== null,
     currentSystem: init ? readCurrentSystem(init.pid) : null,
   };

@@ -7,8 +7,13 @@ export interface LabNode {
   address: string;
   /** Network namespace name, e.g. hl-demo-1 (see `ip netns list`). */
   netns: string;
-  /** Host side of the node's veth, a port of the lab bridge. */
+  /**
+   * The node's veth, seen from the other end: on the host (a port of the lab bridge), or for a
+   * node behind a jump host, inside the jump host's netns.
+   */
   veth: string;
+  /** Set for a node reachable only through another node (ssh -J): that node's name. */
+  jumpHost?: string;
 }
 
 /** A running lab as written to `<dir>/lab.json`; JSON-serializable. */
@@ -39,6 +44,11 @@ export interface UpLabOptions {
   nodes: string[] | number;
   /** How many nodes boot at once (default 8). */
   concurrency?: number;
+  /**
+   * Nodes reachable only through another node: { hidden: jumpNode }. A hidden node hangs off
+   * its jump node by a veth of its own, off the lab bridge, so the host cannot reach it directly.
+   */
+  jumpHosts?: Record<string, string>;
 }
 
 export interface LabNodeStatus {

@@ -7,9 +7,15 @@ import { runCommand } from "./processes.js";
 
 const IFF_UP = 0x1;
 
-function runIpBatch(lines: string[], options: { force?: boolean } = {}) {
-  const args = options.force ? ["-force", "-batch", "-"] : ["-batch", "-"];
+function runIpBatch(lines: string[], options: { force?: boolean; netns?: string } = {}) {
+  const args = [...(options.netns ? ["-n", options.netns] : []), ...(options.force ? ["-force"] : []), "-batch", "-"];
   return runCommand("ip", args, { input: lines.join("\n") + "\n", allowFailure: options.force });
+}
+
+function findJumpNode(lab: Lab, node: LabNode): LabNode {
+  const jump = lab.nodes.find((n) => n.name === node.jumpHost);
+  if (!jump) throw new LabError(`node ${node.name} is behind ${node.jumpHost}, which is not in lab ${lab.name}`);
+  return jump;
 }
 
 export function netnsFile(netns: string): string {
@@ -38,8 +44,16 @@ export async function ensureBridge(lab: Lab): Promise<void> {
   await runIpBatch([...create, `addr replace ${lab.hostAddress}/16 dev ${lab.bridge}`, `link set ${lab.bridge} up`]);
 }
 
-/** Creates the node's netns and a veth with its end (eth0) inside, the host end on the bridge. */
+/**
+ * Creates the node's netns and a veth with its end (eth0) inside, the host end on the bridge;
+ * for a node behind a jump host, the other end is in the jump node's netns instead.
+ */
 export async function createNodeNetwork(lab: Lab, node: LabNode): Promise<void> {
+  if (node.jumpHost) {
+    await runIpBatch([`netns add ${node.netns}`]);
+    await linkHiddenNode(lab, node, { configureNode: false });
+    return;
+  }
   await runIpBatch([
     `netns add ${node.netns}`,
     `link add ${node.veth} type veth peer name eth0 netns ${node.netns}`,
@@ -49,18 +63,48 @@ export async function createNodeNetwork(lab: Lab, node: LabNode): Promise<void> 
   ]);
 }
 
-/** True when the host end of the node's veth is up and on the lab bridge. */
-export function isVethHealthy(lab: Lab, node: LabNode): boolean {
-  try {
-    const flags = Number.parseInt(readFileSync(`/sys/class/net/${node.veth}/flags`, "utf8"), 16);
-    const master = path.basename(readlinkSync(`/sys/class/net/${node.veth}/master`));
-    return (flags & IFF_UP) !== 0 && master === lab.bridge;
-  } catch {
-    return false;
+/**
+ * Joins a node to its jump node: a veth from the jump node's netns to eth0 in the node's, and a
+ * host route there. The node keeps its /16, so it reaches the jump node (which answers ARP for
+ * its own address on any link) but nothing else; the host reaches it only through the jump node.
+ */
+export async function linkHiddenNode(lab: Lab, node: LabNode, options: { configureNode: boolean }): Promise<void> {
+  const jump = findJumpNode(lab, node);
+  await runIpBatch([`link add ${node.veth} netns ${jump.netns} type veth peer name eth0 netns ${node.netns}`]);
+  if (options.configureNode) {
+    await runIpBatch([`addr add ${node.address}/16 dev eth0`, "link set eth0 up"], { netns: node.netns });
   }
+  await setVethUp(lab, node, true);
 }
 
+/** State of the link that carries a node's traffic (its veth on the host, or in its jump node). */
+export async function checkNodeLink(lab: Lab, node: LabNode): Promise<"ok" | "down" | "missing"> {
+  if (!node.jumpHost) {
+    if (!linkExists(node.veth)) return "missing";
+    try {
+      const flags = Number.parseInt(readFileSync(`/sys/class/net/${node.veth}/flags`, "utf8"), 16);
+      const master = path.basename(readlinkSync(`/sys/class/net/${node.veth}/master`));
+      return (flags & IFF_UP) !== 0 && master === lab.bridge ? "ok" : "down";
+    } catch {
+      return "down";
+    }
+  }
+  const jump = findJumpNode(lab, node);
+  const link = await runCommand("ip", ["-n", jump.netns, "-o", "link", "show", "dev", node.veth], { allowFailure: true });
+  if (link.exitCode !== 0) return "missing";
+  const route = await runCommand("ip", ["-n", jump.netns, "-o", "route", "show", `${node.address}/32`], { allowFailure: true });
+  return /[<,]UP[,>]/.test(link.stdout) && route.stdout.includes(`dev ${node.veth}`) ? "ok" : "down";
+}
+
+/** Plugs or unplugs a node's link; for a node behind a jump host, in the jump node's netns. */
 export async function setVethUp(lab: Lab, node: LabNode, up: boolean): Promise<void> {
+  if (node.jumpHost) {
+    const netns = findJumpNode(lab, node).netns;
+    // Taking a link down drops its routes, so up puts the route back.
+    const lines = up ? [`link set ${node.veth} up`, `route replace ${node.address}/32 dev ${node.veth}`] : [`link set ${node.veth} down`];
+    await runIpBatch(lines, { netns });
+    return;
+  }
   await runIpBatch(up ? [`link set ${node.veth} master ${lab.bridge} up`] : [`link set ${node.veth} down`]);
 }
 

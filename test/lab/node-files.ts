@@ -150,10 +150,16 @@ export async function writeClientFiles(lab: Lab): Promise<void> {
     `  UserKnownHostsFile ${lab.knownHostsFile}`,
     "  StrictHostKeyChecking yes",
   ];
+  const address = new Map(lab.nodes.map((n) => [n.name, n.address]));
+  // Hidden nodes by name or address go through their jump node; ssh passes -F on to the hop.
+  const jumps = lab.nodes
+    .filter((n) => n.jumpHost)
+    .flatMap((n) => [`Host ${n.name} ${n.address}`, `  HostName ${n.address}`, `  ProxyJump root@${address.get(n.jumpHost!)}`]);
   const config = [
     `# ssh_config for hive lab ${lab.name}: ssh -F ${lab.sshConfigFile} root@${lab.nodes[0]?.name ?? "NODE"}`,
-    ...lab.nodes.flatMap((node) => [`Host ${node.name}`, `  HostName ${node.address}`, ...common]),
-    `Host ${lab.subnet}.*`,
+    ...jumps,
+    ...lab.nodes.filter((n) => !n.jumpHost).flatMap((n) => [`Host ${n.name}`, `  HostName ${n.address}`]),
+    `Host ${lab.subnet}.* ${lab.nodes.map((n) => n.name).join(" ")}`,
     ...common,
     "",
   ];

@@ -12,6 +12,7 @@ import {
   isProcessRunning,
   killProcesses,
   probeSsh,
+  probeSshInNetns,
   readNetnsInode,
   waitFor,
 } from "./processes.js";
@@ -86,8 +87,14 @@ export function readNodePidfile(init: ProcessId, file: string): ProcessId | null
   return Number.isInteger(pid) && pid > 0 ? identifyProcess(pid) : null;
 }
 
-export function waitForSshd(node: LabNode, timeoutMs = SSHD_TIMEOUT_MS): Promise<true> {
-  return waitFor(`sshd of ${node.name} at ${node.address}:22`, timeoutMs, () => probeSsh(node.address, 500));
+/** Whether the node's sshd answers where clients reach it: from the host, or from its jump node. */
+export function probeNodeSsh(lab: Lab, node: LabNode, timeoutMs = 1000): Promise<boolean> {
+  const jump = node.jumpHost ? lab.nodes.find((n) => n.name === node.jumpHost) : undefined;
+  return jump ? probeSshInNetns(netnsFile(jump.netns), node.address, timeoutMs) : probeSsh(node.address, timeoutMs);
+}
+
+export function waitForSshd(lab: Lab, node: LabNode, timeoutMs = SSHD_TIMEOUT_MS): Promise<true> {
+  return waitFor(`sshd of ${node.name} at ${node.address}:22`, timeoutMs, () => probeNodeSsh(lab, node, 500));
 }
 
 /**
@@ -171,7 +178,7 @@ export async function startNodeSshd(lab: Lab, node: LabNode): Promise<void> {
     pids.sshd = await waitFor(`sshd of ${node.name} to start`, SSHD_TIMEOUT_MS, () => readNodePidfile(init, "/run/sshd.pid") ?? undefined);
     await writeNodePids(lab, node.name, pids);
   }
-  await waitForSshd(node);
+  await waitForSshd(lab, node);
 }
 
 /** Stops the node's listening sshd; sessions already open go on, as with a real sshd. */

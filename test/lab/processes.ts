@@ -142,6 +142,14 @@ export async function killProcesses(ids: ProcessId[], signal: NodeJS.Signals = "
   await waitFor(`pids ${ids.map((i) => i.pid).join(",")} to exit`, timeoutMs, () => ids.every((id) => !isProcessRunning(id)));
 }
 
+/** Like probeSsh, from inside a network namespace (for nodes the host cannot reach directly). */
+export async function probeSshInNetns(netnsFile: string, address: string, timeoutMs = 1000): Promise<boolean> {
+  const seconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
+  const script = `exec 3<>/dev/tcp/${address}/22 && head -c 4 <&3`;
+  const result = await runCommand("nsenter", [`--net=${netnsFile}`, "timeout", seconds, "bash", "-c", script], { allowFailure: true });
+  return result.stdout === "SSH-";
+}
+
 /** True when something at address:22 speaks SSH (reads the identification banner). */
 export function probeSsh(address: string, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {

@@ -4,7 +4,7 @@ import pLimit from "p-limit";
 import { describeLab, nodePaths } from "./lab-layout.js";
 import { loadLab, saveLab } from "./lab-state.js";
 import type { Lab, LabNode, UpLabOptions } from "./lab-types.js";
-import { createNodeNetwork, ensureBridge, isVethHealthy, setVethUp } from "./network.js";
+import { checkNodeLink, createNodeNetwork, ensureBridge, linkHiddenNode, setVethUp } from "./network.js";
 import { writeClientFiles, writeLabFiles, writeNodeFiles } from "./node-files.js";
 import { bootNode, findNodeInit, readNodePids, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
 import { isProcessRunning } from "./processes.js";
@@ -19,11 +19,17 @@ function isSameNode(a: LabNode, b: LabNode): boolean {
 /** Brings one node to health, doing only what is missing: a running node is left running. */
 async function ensureNode(lab: Lab, node: LabNode): Promise<void> {
   const configChanged = await writeNodeFiles(lab, node);
-  if (findNodeInit(lab, node)) {
-    if (!isVethHealthy(lab, node)) await setVethUp(lab, node, true);
+  const link = findNodeInit(lab, node) ? await checkNodeLink(lab, node) : "missing";
+  // A hidden node loses its link when its jump node reboots, but keeps running.
+  if (link === "missing" && node.jumpHost && findNodeInit(lab, node)) {
+    await linkHiddenNode(lab, node, { configureNode: true });
+  } else if (link === "down") {
+    await setVethUp(lab, node, true);
+  }
+  if (findNodeInit(lab, node) && (await checkNodeLink(lab, node)) === "ok") {
     if (configChanged) await stopNodeSshd(lab, node);
     if (!isProcessRunning(readNodePids(lab, node.name)?.sshd)) await startNodeSshd(lab, node);
-    await waitForSshd(node);
+    await waitForSshd(lab, node);
     return;
   }
   // Whatever is left of an earlier run (after a crash or reboot) goes; the node's files stay,
@@ -31,7 +37,7 @@ async function ensureNode(lab: Lab, node: LabNode): Promise<void> {
   await stopNodes(lab, [node]);
   await createNodeNetwork(lab, node);
   await bootNode(lab, node);
-  await waitForSshd(node);
+  await waitForSshd(lab, node);
 }
 
 /**
@@ -56,7 +62,9 @@ export async function upLab(options: UpLabOptions): Promise<Lab> {
   await writeLabFiles(lab);
   await ensureBridge(lab);
   const limit = pLimit(options.concurrency ?? DEFAULT_CONCURRENCY);
-  await Promise.all(lab.nodes.map((node) => limit(() => ensureNode(lab, node))));
+  // Jump nodes first: a hidden node's link starts in its jump node's netns.
+  await Promise.all(lab.nodes.filter((n) => !n.jumpHost).map((node) => limit(() => ensureNode(lab, node))));
+  await Promise.all(lab.nodes.filter((n) => n.jumpHost).map((node) => limit(() => ensureNode(lab, node))));
   await writeClientFiles(lab);
   await saveLab(lab);
   return lab;
