@@ -41,7 +41,8 @@ function addressOf(lab: Lab, node: string): string {
 
 /** Real ssh with strict host key checking, as a user would run it. */
 function ssh(lab: Lab, user: string, node: string, command: string, extra: string[] = []): Promise<ExecResult> {
-  return runCommand("ssh", [...labSshOptions(lab), ...extra, `${user}@${addressOf(lab, node)}`, command], { allowFailure: true, timeoutMs: 60_000 });
+  // ssh keeps the first value of an option, so extra options go before the lab's defaults.
+  return runCommand("ssh", [...extra, ...labSshOptions(lab), `${user}@${addressOf(lab, node)}`, command], { allowFailure: true, timeoutMs: 60_000 });
 }
 
 async function fetchText(url: string): Promise<{ status: number; body: string } | { error: string }> {
