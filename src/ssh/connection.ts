@@ -27,6 +27,7 @@ import {
   readKnownHostsFiles,
   verifyHostKey,
 } from "./known-hosts.js";
+import { PID_MARKER_PREFIX, PidMarkerFilter } from "./pid-marker.js";
 import { TailBuffer } from "./tail-buffer.js";
 import type { SshEndpointSettings, SshTarget } from "./target.js";
 
@@ -264,6 +265,8 @@ function describeSocketError(error: Ssh2Error, host: string): string {
 
 /** How long a stopped command's channel gets to report its end before exec returns anyway. */
 const STOP_GRACE_MS = 2000;
+/** How long a stop waits for a command's pid line that has not arrived yet. */
+const PID_WAIT_MS = 500;
 
 /** An authenticated ssh2 Client with exec, channel limits, and typed errors when it drops. */
 export class Ssh2Connection implements SshConnection {
@@ -400,6 +403,21 @@ export class Ssh2Connection implements SshConnection {
     this.waiting.shift()?.();
   }
 
+  /** KILL a stopped command's whole session from a second channel (sshd will not signal root's sessions). */
+  private killProcessGroup(pid: number): void {
+    try {
+      this.client.exec(`kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null`, (error, channel) => {
+        if (error) return;
+        channel.on("error", () => {});
+        channel.resume();
+        channel.stderr.resume();
+        channel.end();
+      });
+    } catch {
+      // Not connected any more: nothing left to kill from here.
+    }
+  }
+
   private runChannel(command: string, options: ExecOptions, timeoutMs: number | undefined): Promise<ExecResult> {
     const { stdin, onStdout, onStderr, signal } = options;
     const stdout = new TailBuffer(this.options.maxOutputBytes);
@@ -409,6 +427,13 @@ export class Ssh2Connection implements SshConnection {
     let timedOut = false;
     let aborted = false;
     let channel: ClientChannel | undefined;
+    // Only a command that may be stopped announces its pid; others run exactly as given.
+    const pidMarker = timeoutMs !== undefined || signal !== undefined ? new PidMarkerFilter() : undefined;
+    const onStderrBytes = (chunk: Buffer): void => {
+      if (chunk.length === 0) return;
+      stderr.push(chunk);
+      onStderr?.(chunk);
+    };
 
     return new Promise<ExecResult>((resolve, reject) => {
       let done = false;
@@ -417,11 +442,13 @@ export class Ssh2Connection implements SshConnection {
         done = true;
         clearTimeout(timer);
         clearTimeout(graceTimer);
+        clearTimeout(pidWait);
         signal?.removeEventListener("abort", onAbort);
         this.dropListeners.delete(onDrop);
       };
       const finish = (): void => {
         if (done) return;
+        if (pidMarker) onStderrBytes(pidMarker.flush());
         cleanup();
         resolve({ exitCode, signal: exitSignal, stdout: stdout.toString(), stderr: stderr.toString(), timedOut, aborted });
       };
@@ -432,13 +459,23 @@ export class Ssh2Connection implements SshConnection {
         reject(error);
       };
       const onDrop = (error: SshDisconnectedError): void => fail(error);
+      let pidWait: NodeJS.Timeout | undefined;
+      const closeChannel = (open: ClientChannel): void => {
+        clearTimeout(pidWait);
+        pidWait = undefined;
+        if (pidMarker?.pid !== undefined) this.killProcessGroup(pidMarker.pid);
+        open.close();
+        graceTimer = setTimeout(finish, STOP_GRACE_MS);
+      };
       const stop = (): void => {
         if (done || timedOut) return;
         timedOut = true;
         if (channel === undefined) return finish();
         sendKill(channel);
-        channel.close();
-        graceTimer = setTimeout(finish, STOP_GRACE_MS);
+        const open = channel;
+        // The pid line may still be in flight; closing first would lose it and leave the command running.
+        if (pidMarker !== undefined && pidMarker.pid === undefined) pidWait = setTimeout(() => closeChannel(open), PID_WAIT_MS);
+        else closeChannel(open);
       };
       const onAbort = (): void => {
         aborted = true;
@@ -462,8 +499,8 @@ export class Ssh2Connection implements SshConnection {
           onStdout?.(chunk);
         });
         ch.stderr.on("data", (chunk: Buffer) => {
-          stderr.push(chunk);
-          onStderr?.(chunk);
+          onStderrBytes(pidMarker ? pidMarker.push(chunk) : chunk);
+          if (pidWait !== undefined && pidMarker?.pid !== undefined) closeChannel(ch);
         });
         ch.on("exit", (code: number | null, name?: string) => {
           if (typeof code === "number") exitCode = code;
@@ -480,7 +517,7 @@ export class Ssh2Connection implements SshConnection {
         sendStdin(ch, stdin, fail);
       };
       try {
-        this.client.exec(command, opened);
+        this.client.exec(pidMarker ? PID_MARKER_PREFIX + command : command, opened);
       } catch (error) {
         fail(this.closedError ?? new SshChannelError({ endpoint: this.endpoint, command: summarize(command), reason: (error as Error).message }, { cause: error }));
       }
@@ -490,8 +527,9 @@ export class Ssh2Connection implements SshConnection {
 
 /**
  * Ask sshd to KILL the command (OpenSSH honours "signal" requests since 7.9). ssh2's
- * channel.signal() sends nothing once our side has sent EOF, which exec always does after stdin,
- * so the request goes through ssh2's protocol object, the same call channel.signal() makes.
+ * channel.signal() sends nothing once our side has sent EOF (outgoing state "eof"), which exec
+ * always does after stdin, so the request goes through ssh2's protocol object, as channel.signal()
+ * itself does while the channel is open.
  */
 function sendKill(channel: ClientChannel): void {
   const internal = channel as unknown as {
@@ -501,7 +539,8 @@ function sendKill(channel: ClientChannel): void {
   };
   try {
     const protocol = internal._client?._protocol;
-    if (internal.type === "session" && internal.outgoing?.state === "open" && protocol) {
+    const state = internal.outgoing?.state;
+    if (internal.type === "session" && (state === "open" || state === "eof") && internal.outgoing && protocol) {
       protocol.signal(internal.outgoing.id, "KILL");
     } else {
       channel.signal("KILL");
