@@ -59,6 +59,20 @@ export class SshPool {
     });
   }
 
+  /**
+   * A connection of its own, not shared and not kept (the caller closes it): for proving that
+   * the node can still be reached, e.g. to confirm an activation. Jump hosts are still shared.
+   */
+  async connectFresh(target: SshTarget): Promise<SshConnection> {
+    const jumps = jumpsOf(target);
+    const started = performance.now();
+    const endpoint: SshEndpoint = { node: target.node, host: target.host, port: target.port };
+    let via: Ssh2Connection | undefined;
+    for (let i = 0; i < jumps.length; i++) via = await this.connectHop(target, jumps.slice(0, i + 1));
+    const sock = via ? await via.forwardOut(target.host, target.port, target.connectTimeoutMs, endpoint) : undefined;
+    return openConnection({ ...this.base, target, endpoint, settings: target, startedAt: started, ...(sock ? { sock } : {}) });
+  }
+
   /** Close every connection, nodes before the jump hosts they go through. */
   async closeAll(): Promise<void> {
     const close = async (pending: Promise<Ssh2Connection>[]) => {

@@ -1,5 +1,6 @@
 // Running commands over a real sshd: exit codes, streams, stdin, reuse, timeouts, dropped connections.
 import { writeFileSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -171,6 +172,39 @@ describe("dropped connections", () => {
       expect((await again.exec("echo ok")).stdout).toBe("ok\n");
     } finally {
       await pool2.closeAll();
+    }
+  });
+
+  it("notices a peer that stopped answering through keepalives", async () => {
+    // A TCP relay to sshd that can be frozen: sockets stay open, nothing gets through.
+    let frozen = false;
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(sshd.port, "127.0.0.1");
+      client.on("data", (d) => frozen || upstream.write(d));
+      upstream.on("data", (d) => frozen || client.write(d));
+      const end = () => (client.destroy(), upstream.destroy());
+      client.on("close", end).on("error", end);
+      upstream.on("close", end).on("error", end);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    const pool2 = new SshPool({ agent: undefined, keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
+    try {
+      const relayed = { ...target, port: (relay.address() as net.AddressInfo).port, knownHostsFiles: [join(sshd.dir, "known_hosts_relay")] };
+      writeFileSync(relayed.knownHostsFiles[0]!, `[127.0.0.1]:${relayed.port} ${sshd.hostKeys[0]?.publicKey}\n`);
+      const connection = await pool2.connect(relayed);
+      const pending = connection.exec("sleep 3");
+      frozen = true;
+      const started = Date.now();
+      const error = await pending.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SshDisconnectedError);
+      expect((error as Error).message).toContain("connection lost: Keepalive timeout");
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await pool2.closeAll();
+      relay.close();
     }
   });
 
