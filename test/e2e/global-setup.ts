@@ -5,6 +5,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { LAB_NIX_CONFIG, downLab, upLab, type Lab } from "../lab/lab.js";
+import { acquireLabLock } from "../lab/lab-lock.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -39,6 +40,11 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     return;
   }
 
+  // Another e2e run on this machine would share (and take down) the same lab: take turns.
+  const releaseLock = await acquireLabLock(E2E_LAB_NAME, {
+    onWait: (owner) => console.warn(`waiting for pid ${owner.pid}, which is using lab ${E2E_LAB_NAME} (another e2e run)`),
+  });
+
   // Vitest exits synchronously on SIGINT/SIGTERM, before any async teardown could finish, so
   // an interrupted run takes the lab down in a child process the exit waits for.
   let tornDown = false;
@@ -47,6 +53,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     tornDown = true;
     const result = spawnSync(process.execPath, [resolveJitiCli(), LAB_CLI, "down", "--name", E2E_LAB_NAME], { stdio: "inherit" });
     if (result.status !== 0) console.warn(`lab ${E2E_LAB_NAME} may still be up: npm run lab -- down --name ${E2E_LAB_NAME}`);
+    releaseLock();
   };
   const onSignal = (signal: NodeJS.Signals) => {
     takeDownNow();
@@ -69,6 +76,10 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     process.off("exit", takeDownNow);
     if (tornDown) return;
     tornDown = true;
-    await downLab(E2E_LAB_NAME);
+    try {
+      await downLab(E2E_LAB_NAME);
+    } finally {
+      releaseLock();
+    }
   };
 }

@@ -3,12 +3,13 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   buildLabSystem,
   cutNetwork,
   downLab,
   execOnNode,
+  findFreeSubnet,
   isProcessRunning,
   killService,
   labNixEnv,
@@ -19,6 +20,7 @@ import {
   readLabPids,
   readNodePids,
   rebootNode,
+  resetNode,
   restoreNetwork,
   setNodeKnobs,
   startSshd,
@@ -27,6 +29,7 @@ import {
   type ExecResult,
   type Lab,
 } from "../lab/lab.js";
+import { acquireLabLock } from "../lab/lab-lock.js";
 import { runCommand } from "../lab/processes.js";
 import { useLab } from "../lab/use-lab.js";
 
@@ -89,6 +92,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (flakeDir) await rm(flakeDir, { recursive: true, force: true });
+  // Later test files get the shared lab's nodes as fresh installs, not with our systems and knobs.
+  const lab = inject("lab");
+  if (lab) await Promise.all(lab.nodes.map((node) => resetNode(lab, node.name)));
 });
 
 describe("lab layout", () => {
@@ -308,8 +314,19 @@ describe("lab lifecycle", () => {
     expect(pidsBefore.filter((p) => !pidsAfter.some((a) => a.pid === p.pid)).some(isProcessRunning)).toBe(false);
   });
 
+  it("resetNode returns a node to a fresh install", async () => {
+    const lab = getLab();
+    expect((await execOnNode(lab, "t3", "ls /nix/store | grep -c nixos-system")).stdout.trim()).not.toBe("0");
+    await resetNode(lab, "t3");
+    expect((await execOnNode(lab, "t3", "ls -A /nix/store; ls -A /run/current-system /nix/var/nix/profiles 2>&1")).stdout).not.toMatch(/nixos-system|system-\d+-link/);
+    expect(await fetchText(`http://${addressOf(lab, "t3")}/`)).toHaveProperty("error");
+    expect((await ssh(lab, "deploy", "t3", "sudo -n true")).exitCode).toBe(0);
+  });
+
   it("hides a node behind a jump node (ssh -J), also across the jump node's reboot", async () => {
-    const lab = await upLab({ name: "jump", subnet: "10.80", nodes: ["gate", "inner"], jumpHosts: { inner: "gate" } });
+    // Runs with other HIVE_E2E_LAB names may be here too; the extra labs' names are shared.
+    const release = await acquireLabLock("jump");
+    const lab = await upLab({ name: "jump", subnet: await findFreeSubnet(), nodes: ["gate", "inner"], jumpHosts: { inner: "gate" } });
     try {
       const viaConfig = (node: string) =>
         runCommand("ssh", ["-F", lab.sshConfigFile, "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", `root@${node}`, "echo ok"], { allowFailure: true });
@@ -322,12 +339,17 @@ describe("lab lifecycle", () => {
       expect((await viaConfig("inner")).stdout).toBe("ok\n");
     } finally {
       await downLab("jump");
+      release();
     }
   });
 
   it("runs a second lab beside the first, and its down leaves nothing behind", async () => {
     const lab = getLab();
-    const second = await upLab({ name: "t2", subnet: "10.79", nodes: 2 });
+    const release = await acquireLabLock("t2");
+    const second = await upLab({ name: "t2", subnet: "10.79", nodes: 2 }).catch((error: unknown) => {
+      release();
+      throw error;
+    });
     try {
       expect(second.nodes.map((n) => n.address)).toEqual(["10.79.1.1", "10.79.1.2"]);
       const [mine, theirs] = await Promise.all([ssh(lab, "root", "t1", "echo test"), ssh(second, "root", "node-2", "echo t2")]);
@@ -337,6 +359,7 @@ describe("lab lifecycle", () => {
       const pids = await readLabPids(second);
       expect(pids).toHaveLength(4);
       await downLab("t2");
+      release();
       expect(pids.filter(isProcessRunning)).toEqual([]);
     }
     const { stdout: netns } = await runCommand("ip", ["netns", "list"]);

@@ -1,5 +1,7 @@
 // Fault injection and inspection for lab nodes: cut the network, stop sshd, kill the service, exec.
-import { LabError } from "./lab-layout.js";
+import { rm } from "node:fs/promises";
+import { LabError, nodePaths } from "./lab-layout.js";
+import { writeNodeFiles } from "./node-files.js";
 import type { ExecResult, Lab, LabNode } from "./lab-types.js";
 import { setVethUp } from "./network.js";
 import { bootNode, findNodeInit, readNodePidfile, requireNodeInit, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
@@ -43,8 +45,25 @@ export async function killService(lab: Lab, node: string): Promise<void> {
  * /tmp start empty, and the system the last `boot` or `switch` chose comes up with its service.
  */
 export async function rebootNode(lab: Lab, node: string): Promise<void> {
-  const labNode = findNode(lab, node);
+  await restartNode(lab, findNode(lab, node), { wipe: false });
+}
+
+/**
+ * Returns the node to a fresh install: stops it, empties its /nix, /home and /root, and boots it
+ * again (same address and host key). Tests that need a clean node call this first.
+ */
+export async function resetNode(lab: Lab, node: string): Promise<void> {
+  await restartNode(lab, findNode(lab, node), { wipe: true });
+}
+
+async function restartNode(lab: Lab, labNode: LabNode, options: { wipe: boolean }): Promise<void> {
+  const node = labNode.name;
   await stopNodes(lab, [labNode]);
+  if (options.wipe) {
+    const paths = nodePaths(lab, node);
+    await Promise.all([paths.nix, paths.home, paths.root, paths.log].map((dir) => rm(dir, { recursive: true, force: true })));
+    await writeNodeFiles(lab, labNode);
+  }
   await createNodeNetwork(lab, labNode);
   await bootNode(lab, labNode);
   await waitForSshd(lab, labNode);

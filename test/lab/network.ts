@@ -27,7 +27,7 @@ function linkExists(device: string): boolean {
 }
 
 /** Refuses a subnet that some other device already uses: the lab must not shadow a real network. */
-async function checkSubnetFree(lab: Lab): Promise<void> {
+export async function checkSubnetFree(lab: Pick<Lab, "subnet" | "bridge">): Promise<void> {
   const { stdout } = await runCommand("ip", ["-j", "-4", "addr", "show"]);
   const links = JSON.parse(stdout) as { ifname: string; addr_info?: { local: string }[] }[];
   for (const link of links) {
@@ -39,7 +39,6 @@ async function checkSubnetFree(lab: Lab): Promise<void> {
 
 /** Creates the lab bridge with the host's address, or repairs it (idempotent). */
 export async function ensureBridge(lab: Lab): Promise<void> {
-  await checkSubnetFree(lab);
   const create = linkExists(lab.bridge) ? [] : [`link add ${lab.bridge} type bridge`];
   await runIpBatch([...create, `addr replace ${lab.hostAddress}/16 dev ${lab.bridge}`, `link set ${lab.bridge} up`]);
 }
@@ -119,6 +118,18 @@ export async function deleteNodeNetworks(nodes: Pick<LabNode, "netns" | "veth">[
 
 export async function deleteBridge(lab: Pick<Lab, "bridge">): Promise<void> {
   if (linkExists(lab.bridge)) await runIpBatch([`link del ${lab.bridge}`], { force: true });
+}
+
+/** A /16 subnet (two octets) under 10. that no device uses, for labs that need one of their own. */
+export async function findFreeSubnet(first = 81): Promise<string> {
+  const { stdout } = await runCommand("ip", ["-j", "-4", "addr", "show"]);
+  const used = new Set(
+    (JSON.parse(stdout) as { addr_info?: { local: string }[] }[]).flatMap((l) => (l.addr_info ?? []).map((a) => a.local.split(".").slice(0, 2).join("."))),
+  );
+  for (let octet = first; octet < 255; octet++) {
+    if (!used.has(`10.${octet}`)) return `10.${octet}`;
+  }
+  throw new LabError("no free 10.x.0.0/16 subnet for a lab");
 }
 
 /** Netns and veth names of a lab that exist now, including any lab.json no longer lists. */

@@ -4,7 +4,7 @@ import pLimit from "p-limit";
 import { describeLab, nodePaths } from "./lab-layout.js";
 import { loadLab, saveLab } from "./lab-state.js";
 import type { Lab, LabNode, UpLabOptions } from "./lab-types.js";
-import { checkNodeLink, createNodeNetwork, ensureBridge, linkHiddenNode, setVethUp } from "./network.js";
+import { checkNodeLink, checkSubnetFree, createNodeNetwork, ensureBridge, linkHiddenNode, setVethUp } from "./network.js";
 import { writeClientFiles, writeLabFiles, writeNodeFiles } from "./node-files.js";
 import { bootNode, findNodeInit, readNodePids, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
 import { isProcessRunning } from "./processes.js";
@@ -46,6 +46,8 @@ async function ensureNode(lab: Lab, node: LabNode): Promise<void> {
  */
 export async function upLab(options: UpLabOptions): Promise<Lab> {
   const lab = describeLab(options);
+  // Before anything is written, so a refused lab leaves no state behind.
+  await checkSubnetFree(lab);
   const previous = await loadLab(lab.name);
   if (previous && previous.subnet !== lab.subnet) await downLab(lab.name);
   const dropped = previous && previous.subnet === lab.subnet
