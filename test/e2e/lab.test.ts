@@ -110,8 +110,8 @@ describe("lab ssh", () => {
     const lab = getLab();
     await Promise.all(
       lab.nodes.map(async (node) => {
-        const root = await ssh(lab, "root", node.name, "id -u");
-        expect(root, `root@${node.name}: ${root.stderr}`).toMatchObject({ exitCode: 0, stdout: "0\n" });
+        const root = await ssh(lab, "root", node.name, "id -u; hostname");
+        expect(root, `root@${node.name}: ${root.stderr}`).toMatchObject({ exitCode: 0, stdout: `0\n${node.name}\n` });
         const deployUser = await ssh(lab, "deploy", node.name, "id -un; sudo -n id -u; test -d $HOME && echo home");
         expect(deployUser.stdout, `deploy@${node.name}: ${deployUser.stderr}`).toBe("deploy\n0\nhome\n");
       }),

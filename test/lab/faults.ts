@@ -79,7 +79,7 @@ async function restartNode(lab: Lab, labNode: LabNode, options: { wipe: boolean 
  */
 export async function execOnNode(lab: Lab, node: string, command: string, options: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
   const init = requireNodeInit(lab, findNode(lab, node));
-  return runCommand("nsenter", ["-t", String(init.pid), "-m", "-n", "/bin/sh", "-c", command], {
+  return runCommand("nsenter", ["-t", String(init.pid), "-m", "-n", "-u", "/bin/sh", "-c", command], {
     allowFailure: true,
     input: options.input,
     timeoutMs: options.timeoutMs ?? 60_000,

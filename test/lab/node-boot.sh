@@ -1,11 +1,11 @@
 #!/bin/sh
 # Boots one lab node inside its fresh network and mount namespaces, then becomes its init.
-# Usage: node-boot.sh NODE_DIR LAB_ETC_DIR ADDRESS/PREFIX INIT_SCRIPT PRCTL_SYSCALL_NR
-# The lab starts it as `nsenter --net=NETNS unshare -m --propagation private sh node-boot.sh ...`;
+# Usage: node-boot.sh NODE_DIR LAB_ETC_DIR ADDRESS/PREFIX INIT_SCRIPT PRCTL_SYSCALL_NR HOSTNAME
+# The lab starts it as `nsenter --net=NETNS unshare --mount --uts sh node-boot.sh ...`;
 # it refuses to run anywhere else, since its mounts would land on the host.
 set -eu
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-node_dir=$1 etc_dir=$2 address=$3 init_script=$4 prctl_nr=$5
+node_dir=$1 etc_dir=$2 address=$3 init_script=$4 prctl_nr=$5 node_name=$6
 
 if [ "$(readlink /proc/self/ns/mnt)" = "$(readlink /proc/1/ns/mnt)" ]; then
   echo "node-boot: not in a private mount namespace; refusing to mount over the host's dirs" >&2
@@ -14,6 +14,9 @@ fi
 if [ "$(readlink /proc/self/ns/net)" = "$(readlink /proc/1/ns/net)" ]; then
   echo "node-boot: not in the node's network namespace" >&2
   exit 1
+fi
+if [ "$(readlink /proc/self/ns/uts)" != "$(readlink /proc/1/ns/uts)" ]; then
+  hostname "$node_name"
 fi
 
 # A new netns has lo down, and the node's end of the veth arrives bare.

@@ -114,6 +114,8 @@ export async function bootNode(lab: Lab, node: LabNode): Promise<NodePids> {
       "--mount",
       "--propagation",
       "private",
+      // Its own hostname, as a machine has; sessions over ssh see the node's name.
+      "--uts",
       "/bin/sh",
       shared.bootScript,
       paths.dir,
@@ -121,6 +123,7 @@ export async function bootNode(lab: Lab, node: LabNode): Promise<NodePids> {
       `${node.address}/16`,
       shared.initScript,
       String(prctlSyscallNumber()),
+      node.name,
     ],
     { detached: true, stdio: ["ignore", "pipe", log], env: NODE_ENV },
   );
