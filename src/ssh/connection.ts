@@ -19,6 +19,7 @@ import {
 import {
   appendKnownHost,
   fingerprintSha256,
+  formatKnownHostsLine,
   hostKeyAlgorithmsFor,
   keyTypeLabel,
   knownKeyTypes,
@@ -216,7 +217,7 @@ export async function openConnection(options: OpenConnectionOptions): Promise<Ss
     const onReady = async (): Promise<void> => {
       if (keyToRecord !== undefined) {
         try {
-          await appendKnownHost(recordFile, settings.host, settings.port, keyToRecord);
+          await recordHostKey(recordFile, settings.host, settings.port, keyToRecord);
         } catch (error) {
           const reason = `cannot record its host key in ${recordFile}: ${(error as Error).message}`;
           return fail(new SshConnectError({ endpoint, reason }, { cause: error }));
@@ -241,6 +242,20 @@ export async function openConnection(options: OpenConnectionOptions): Promise<Ss
       fail(new SshConnectError({ endpoint, reason: (error as Error).message }, { cause: error }));
     }
   });
+}
+
+/** Appends in flight or done in this process, by file and line: two nodes on one host record its key once. */
+const recordings = new Map<string, Promise<void>>();
+
+function recordHostKey(file: string, host: string, port: number, key: Buffer): Promise<void> {
+  const id = `${file}\n${formatKnownHostsLine(host, port, key)}`;
+  let pending = recordings.get(id);
+  if (pending === undefined) {
+    pending = appendKnownHost(file, host, port, key);
+    recordings.set(id, pending);
+    pending.catch(() => recordings.delete(id));
+  }
+  return pending;
 }
 
 function describeSocketError(error: Ssh2Error, host: string): string {
@@ -334,11 +349,17 @@ export class Ssh2Connection implements SshConnection {
     return new Promise((resolve, reject) => {
       if (this.closedError) return reject(this.closedError);
       const via = `${this.endpoint.host}:${this.endpoint.port}`;
-      const timer = setTimeout(() => reject(new SshConnectError({ endpoint, reason: `jump host ${via} could not reach it within ${timeoutMs / 1000}s` })), timeoutMs);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new SshConnectError({ endpoint, reason: `jump host ${via} could not reach it within ${timeoutMs / 1000}s` }));
+      }, timeoutMs);
       try {
         this.client.forwardOut("127.0.0.1", 0, host, port, (error, channel) => {
           clearTimeout(timer);
-          if (error) {
+          if (timedOut) {
+            channel?.close();
+          } else if (error) {
             reject(new SshConnectError({ endpoint, reason: `jump host ${via} could not reach it: ${error.message}` }, { cause: error }));
           } else {
             resolve(channel);

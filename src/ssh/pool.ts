@@ -30,6 +30,7 @@ export interface SshPoolOptions {
 export class SshPool {
   private readonly nodes = new Map<string, Promise<Ssh2Connection>>();
   private readonly hops = new Map<string, Promise<Ssh2Connection>>();
+  private readonly fresh = new Set<Ssh2Connection>();
   private readonly base: Omit<OpenConnectionOptions, "target" | "endpoint" | "settings" | "sock">;
 
   constructor(options: SshPoolOptions = {}) {
@@ -47,25 +48,25 @@ export class SshPool {
 
   /** The node's open connection, else a new one; concurrent callers share one attempt. */
   connect(target: SshTarget): Promise<SshConnection> {
-    const jumps = jumpsOf(target);
-    const key = [target.node, endpointKey(target), ...jumps.map(endpointKey)].join("\n");
-    return this.share(this.nodes, key, async () => {
-      const started = performance.now();
-      const endpoint: SshEndpoint = { node: target.node, host: target.host, port: target.port };
-      let via: Ssh2Connection | undefined;
-      for (let i = 0; i < jumps.length; i++) via = await this.connectHop(target, jumps.slice(0, i + 1));
-      const sock = via ? await via.forwardOut(target.host, target.port, target.connectTimeoutMs, endpoint) : undefined;
-      return openConnection({ ...this.base, target, endpoint, settings: target, startedAt: started, ...(sock ? { sock } : {}) });
-    });
+    const key = [target.node, endpointKey(target), ...jumpsOf(target).map(endpointKey)].join("\n");
+    return this.share(this.nodes, key, () => this.open(target));
   }
 
   /**
-   * A connection of its own, not shared and not kept (the caller closes it): for proving that
-   * the node can still be reached, e.g. to confirm an activation. Jump hosts are still shared.
+   * A new connection of the node's own, not shared and not reused (jump hosts still are): proof
+   * that the node accepts new SSH connections, e.g. after activating a configuration. The caller
+   * closes it; closeAll closes it too if the caller did not.
    */
   async connectFresh(target: SshTarget): Promise<SshConnection> {
-    const jumps = jumpsOf(target);
+    const connection = await this.open(target);
+    this.fresh.add(connection);
+    connection.onClose(() => this.fresh.delete(connection));
+    return connection;
+  }
+
+  private async open(target: SshTarget): Promise<Ssh2Connection> {
     const started = performance.now();
+    const jumps = jumpsOf(target);
     const endpoint: SshEndpoint = { node: target.node, host: target.host, port: target.port };
     let via: Ssh2Connection | undefined;
     for (let i = 0; i < jumps.length; i++) via = await this.connectHop(target, jumps.slice(0, i + 1));
@@ -78,9 +79,10 @@ export class SshPool {
     const close = async (pending: Promise<Ssh2Connection>[]) => {
       await Promise.all(pending.map((p) => p.then((c) => c.closeAndWait(), () => undefined)));
     };
-    const nodes = [...this.nodes.values()];
+    const nodes = [...this.nodes.values(), ...[...this.fresh].map((c) => Promise.resolve(c))];
     const hops = [...this.hops.values()];
     this.nodes.clear();
+    this.fresh.clear();
     this.hops.clear();
     await close(nodes);
     await close(hops.reverse());

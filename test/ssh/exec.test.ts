@@ -94,6 +94,23 @@ describe("connection reuse", () => {
     }
   });
 
+  it("connectFresh opens a separate connection each time, and closeAll closes it", async () => {
+    const pool2 = new SshPool({ agent: undefined });
+    const before = acceptedLogins();
+    const pooled = await pool2.connect(target);
+    const fresh = await pool2.connectFresh(target);
+    const fresh2 = await pool2.connectFresh(target);
+    expect(fresh).not.toBe(pooled);
+    expect(fresh2).not.toBe(fresh);
+    expect(acceptedLogins() - before).toBe(3);
+    expect(await pool2.connect(target)).toBe(pooled);
+    fresh.close();
+    await expect(fresh.exec("true")).rejects.toBeInstanceOf(SshDisconnectedError);
+    expect((await pooled.exec("echo pooled")).stdout).toBe("pooled\n");
+    await pool2.closeAll();
+    await expect(fresh2.exec("true")).rejects.toBeInstanceOf(SshDisconnectedError);
+  });
+
   it("queues commands beyond the per-connection channel limit instead of failing", async () => {
     const pool2 = new SshPool({ agent: undefined, maxChannelsPerConnection: 2 });
     try {

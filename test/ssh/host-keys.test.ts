@@ -111,6 +111,15 @@ describe("unknown host keys", () => {
   });
 });
 
+describe("recording concurrently", () => {
+  it("writes one line when several nodes on the same host are trusted at once", async () => {
+    const file = join(dir, "concurrent_known_hosts");
+    const pool = newPool({ acceptNewHostKeys: true });
+    await Promise.all(["a", "b", "c"].map((node) => pool.connect(sshd.target(file, { node }))));
+    expect(readFileSync(file, "utf8")).toBe(`${sshd.knownHostsLine("ed25519")}\n`);
+  });
+});
+
 describe("changed host keys", () => {
   it("are refused even with acceptNewHostKeys, naming the file and line and how to remove it", async () => {
     const file = knownHosts("# a comment", `[127.0.0.1]:${sshd.port} ${otherKey()}`);
