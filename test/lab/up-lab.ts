@@ -1,10 +1,11 @@
 // Brings a lab up, or repairs it: idempotent, so a second up (or one after a reboot) heals it.
+import { existsSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import pLimit from "p-limit";
 import { describeLab, nodePaths } from "./lab-layout.js";
 import { loadLab, saveLab } from "./lab-state.js";
 import type { Lab, LabNode, UpLabOptions } from "./lab-types.js";
-import { checkNodeLink, checkSubnetFree, createNodeNetwork, ensureBridge, linkHiddenNode, setVethUp } from "./network.js";
+import { checkNodeLink, checkSubnetFree, createNodeNetwork, ensureBridge, linkHiddenNode, netnsFile, setVethUp } from "./network.js";
 import { writeClientFiles, writeLabFiles, writeNodeFiles } from "./node-files.js";
 import { bootNode, findNodeInit, readNodePids, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
 import { isProcessRunning } from "./processes.js";
@@ -34,7 +35,8 @@ async function ensureNode(lab: Lab, node: LabNode): Promise<void> {
   }
   // Whatever is left of an earlier run (after a crash or reboot) goes; the node's files stay,
   // so this is a reboot: its store and boot system survive.
-  await stopNodes(lab, [node]);
+  const leftovers = readNodePids(lab, node.name) || existsSync(netnsFile(node.netns)) || existsSync(`/sys/class/net/${node.veth}`);
+  if (leftovers) await stopNodes(lab, [node]);
   await createNodeNetwork(lab, node);
   await bootNode(lab, node);
   await waitForSshd(lab, node);
