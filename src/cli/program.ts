@@ -119,11 +119,99 @@ Examples:
       hooks.setExitCode(await runApply(context(), "build", options));
     });
 
+  program
+    .command("exec")
+    .description("run a command on the selected nodes at once, over one SSH connection each")
+    .argument("<command...>", "the command and its arguments (put -- before it)")
+    .addOption(selection())
+    .option("-p, --parallel <n>", "nodes running the command at once (default 50)", parseCount)
+    .option("--timeout <seconds>", "kill the command on a node after this long", parseSeconds)
+    .option("--sudo", "run the command as root (through privilegeEscalationCommand) when targetUser is not root")
+    .option("--stdin", "send hive's standard input to the command on every node")
+    .option("--group", "print each distinct result once, under the nodes that produced it")
+    .option("--json", "print { nodes: [{ name, exitCode, stdout, stderr, durationMs, error, ... }] } on stdout")
+    .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
+    .addHelpText(
+      "after",
+      `
+Arguments reach the node byte for byte: each one is quoted for the node's shell, so nothing in
+them is expanded there. For pipes, globs or variables on the node, run a shell:
+  -- sh -c 'df -h / | tail -1'
+
+Output streams as it arrives: \`node | line\` for stdout (on stdout), \`node ! line\` for stderr
+(on stderr). Unreachable nodes and timeouts are reported as such, apart from non-zero exits.
+Exit 0 only when the command exited 0 on every node.
+
+Examples:
+  $ hive exec -- uptime                         every node, output as it comes
+  $ hive exec --on @server --group -- cat /etc/os-release
+  $ hive exec --on 'web-*' --timeout 10 --json -- systemctl is-active nginx
+  $ hive exec --on @db --sudo -- journalctl -u postgresql -n 20
+  $ cat motd | hive exec --stdin -- tee /etc/motd
+${SELECTOR_HELP}
+${EXIT_HELP}`,
+    )
+    .action(async (argv: string[], options) => {
+      const { runExec } = await import("./commands/exec.js");
+      hooks.setExitCode(await runExec(context(), argv, options));
+    });
+
+  program
+    .command("status")
+    .description("what each node runs against what hive.ts wants: in-sync, drift or unknown")
+    .addOption(selection())
+    .option("--json", "print { nodes: [...], inSync, total } as JSON on stdout")
+    .option("--eval-node-limit <n>", "nodes per nix evaluation process (bounds memory; default 10)", parseCount)
+    .option("--show-trace", "pass --show-trace to Nix evaluation")
+    .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
+    .addHelpText(
+      "after",
+      `
+Per node: SSH latency, the running system and its generation, when that was activated, the
+verdict against hive.ts (evaluated now, not built), uptime, failed systemd units, health, who
+deployed it, and needs-reboot when the booted kernel differs. Exit 0 only when every selected
+node is reachable, in sync and healthy: fit for cron and scripts.
+
+Examples:
+  $ hive status                          the whole fleet
+  $ hive status --on @server --json | jq -r '.nodes[] | select(.verdict != "in-sync") | .name'
+${SELECTOR_HELP}
+${EXIT_HELP}`,
+    )
+    .action(async (options) => {
+      const { runStatus } = await import("./commands/status.js");
+      hooks.setExitCode(await runStatus(context(), options));
+    });
+
+  program
+    .command("history")
+    .description("a node's system generations: number, date, system, which one runs")
+    .addOption(new Option("--on <selector>", "the node (or nodes) to list; required"))
+    .option("--json", "print { nodes: [{ name, generations: [...] }] } as JSON on stdout")
+    .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ hive history --on web-1
+  $ hive history --on web-1 --json | jq '.nodes[0].generations[] | select(.current)'`,
+    )
+    .action(async (options) => {
+      const { runHistory } = await import("./commands/history.js");
+      hooks.setExitCode(await runHistory(context(), options));
+    });
+
   return program;
 }
 
 function parseCount(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a whole number of at least 1");
+  return n;
+}
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number of seconds");
   return n;
 }

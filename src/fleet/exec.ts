@@ -1,0 +1,165 @@
+// `hive exec`: one command on many nodes at once, one SSH connection per node, results as data.
+import pLimit from "p-limit";
+import type { Hive, Node } from "../config/normalize.js";
+import { UsageError } from "../errors.js";
+import type { NodeResult } from "../report/results.js";
+import { selectNodes } from "../selection/selector.js";
+import type { ExecResult, SshConnection } from "../ssh/connection.js";
+import { type ConnectNode, type NodeError, describeNodeError, isConnectFailure, remoteCommand, whenAborted } from "./remote.js";
+
+/** Default for -p: nodes whose command runs at once. */
+export const DEFAULT_EXEC_PARALLEL = 50;
+
+/** How one node's run ended; every outcome but `exited` means the command's own result is unknown. */
+export const EXEC_OUTCOMES = ["exited", "unreachable", "timed-out", "disconnected", "interrupted", "skipped"] as const;
+export type ExecOutcome = (typeof EXEC_OUTCOMES)[number];
+
+export interface ExecNodeResult {
+  name: string;
+  /** succeeded: exited 0; skipped: never started; failed: everything else. */
+  result: NodeResult;
+  outcome: ExecOutcome;
+  /** Null unless the command exited by itself. */
+  exitCode: number | null;
+  /** Signal the command died of (`KILL`), as the server reported it. */
+  signal: string | null;
+  /** What the command printed (the last MiB of each stream), also when it timed out. */
+  stdout: string;
+  stderr: string;
+  /** From starting to connect until the command ended. */
+  durationMs: number;
+  /** Why the command did not run to an exit status (or died of a signal); null when it exited. */
+  error: NodeError | null;
+}
+
+export interface ExecPlan {
+  nodes: Node[];
+  /** The command and its arguments; each reaches the node as one word, byte for byte. */
+  argv: string[];
+  /** Run as root through privilegeEscalationCommand when targetUser is not root. */
+  sudo: boolean;
+  parallel: number;
+  timeoutMs: number | undefined;
+}
+
+export interface ExecOptions {
+  on?: string;
+  parallel?: number;
+  /** Seconds the command may run on each node (connecting is bounded by ssh.connectTimeout). */
+  timeout?: number;
+  sudo?: boolean;
+}
+
+/** Which nodes, what command, how many at once: checked before anything runs. */
+export function planExec(hive: Hive, argv: readonly string[], options: ExecOptions): ExecPlan {
+  if (argv.length === 0) throw new UsageError("hive exec needs a command to run", "hive exec [options] -- COMMAND [ARG...]");
+  if (options.parallel !== undefined && (!Number.isInteger(options.parallel) || options.parallel < 1)) {
+    throw new UsageError(`--parallel must be a whole number of at least 1, got ${options.parallel}`);
+  }
+  if (options.timeout !== undefined && !(options.timeout > 0 && Number.isFinite(options.timeout))) {
+    throw new UsageError(`--timeout must be a positive number of seconds, got ${options.timeout}`);
+  }
+  return {
+    nodes: selectNodes(hive.nodes, options.on),
+    argv: [...argv],
+    sudo: options.sudo === true,
+    parallel: options.parallel ?? DEFAULT_EXEC_PARALLEL,
+    timeoutMs: options.timeout === undefined ? undefined : Math.round(options.timeout * 1000),
+  };
+}
+
+export type ExecEvent =
+  | { kind: "started"; node: string }
+  | { kind: "output"; node: string; stream: "stdout" | "stderr"; chunk: Buffer }
+  | { kind: "finished"; node: string; result: ExecNodeResult };
+
+export interface ExecContext {
+  connect: ConnectNode;
+  /** Sent to every node's command; without it the command sees end of input at once. */
+  stdin?: Buffer;
+  onEvent?: (event: ExecEvent) => void;
+  /** Stops everything: running commands are killed, nodes not started are skipped. */
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+export interface ExecReport {
+  /** In plan (hive.ts) order. */
+  nodes: ExecNodeResult[];
+  interrupted: boolean;
+}
+
+/** Run the plan's command on every node, `parallel` at a time; never rejects for a node's failure. */
+export async function runFleetCommand(plan: ExecPlan, context: ExecContext): Promise<ExecReport> {
+  const now = context.now ?? Date.now;
+  const emit = context.onEvent ?? (() => {});
+  const limit = pLimit(plan.parallel);
+  const results = await Promise.all(
+    plan.nodes.map((node) =>
+      limit(async (): Promise<ExecNodeResult> => {
+        const finished = (result: ExecNodeResult) => {
+          emit({ kind: "finished", node: node.name, result });
+          return result;
+        };
+        if (context.signal?.aborted) return finished(emptyResult(node.name, "skipped", 0, { code: "E_INTERRUPTED", message: "not started: interrupted" }));
+        const started = now();
+        emit({ kind: "started", node: node.name });
+        const elapsed = () => now() - started;
+
+        const aborted = whenAborted(context.signal);
+        let connection: SshConnection | "aborted";
+        try {
+          connection = await Promise.race([context.connect(node), aborted.promise]);
+        } catch (error) {
+          const outcome = isConnectFailure(error) ? "unreachable" : "disconnected";
+          return finished(emptyResult(node.name, outcome, elapsed(), describeNodeError(error)));
+        } finally {
+          aborted.dispose();
+        }
+        if (connection === "aborted") {
+          return finished(emptyResult(node.name, "interrupted", elapsed(), { code: "E_INTERRUPTED", message: "interrupted while connecting" }));
+        }
+
+        try {
+          const run = await connection.exec(remoteCommand(node, plan.argv, plan.sudo), {
+            ...(context.stdin !== undefined ? { stdin: context.stdin } : {}),
+            ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
+            ...(context.signal !== undefined ? { signal: context.signal } : {}),
+            onStdout: (chunk) => emit({ kind: "output", node: node.name, stream: "stdout", chunk }),
+            onStderr: (chunk) => emit({ kind: "output", node: node.name, stream: "stderr", chunk }),
+          });
+          return finished(resultOf(node.name, run, elapsed(), plan.timeoutMs));
+        } catch (error) {
+          return finished(emptyResult(node.name, "disconnected", elapsed(), describeNodeError(error)));
+        } finally {
+          // One command per node: free the connection now rather than holding hundreds open.
+          connection.close();
+        }
+      }),
+    ),
+  );
+  return { nodes: results, interrupted: context.signal?.aborted === true };
+}
+
+function emptyResult(name: string, outcome: ExecOutcome, durationMs: number, error: NodeError): ExecNodeResult {
+  return { name, result: outcome === "skipped" ? "skipped" : "failed", outcome, exitCode: null, signal: null, stdout: "", stderr: "", durationMs, error };
+}
+
+/** An exec result as a node result: exit status, signal, timeout or interruption. */
+export function resultOf(name: string, run: ExecResult, durationMs: number, timeoutMs: number | undefined): ExecNodeResult {
+  const base = { name, exitCode: run.exitCode, signal: run.signal, stdout: run.stdout, stderr: run.stderr, durationMs };
+  if (run.aborted) return { ...base, result: "failed", outcome: "interrupted", error: { code: "E_INTERRUPTED", message: "stopped: interrupted" } };
+  if (run.timedOut) {
+    const after = timeoutMs === undefined ? "" : ` after ${formatSeconds(timeoutMs)}`;
+    return { ...base, result: "failed", outcome: "timed-out", error: { code: "E_TIMEOUT", message: `timed out${after}; the command was killed` } };
+  }
+  if (run.exitCode === null) {
+    const message = run.signal !== null ? `killed by signal ${run.signal}` : "ended without reporting an exit status";
+    return { ...base, result: "failed", outcome: "exited", error: { code: "E_SIGNAL", message } };
+  }
+  return { ...base, result: run.exitCode === 0 ? "succeeded" : "failed", outcome: "exited", error: null };
+}
+
+function formatSeconds(ms: number): string {
+  return `${Math.round(ms / 100) / 10}s`;
+}

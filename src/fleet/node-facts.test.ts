@@ -1,0 +1,83 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { lutimes } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { nodeFactsScript, parseNodeFacts, runningGeneration } from "./node-facts.js";
+
+const PROFILE = "/nix/var/nix/profiles/system";
+const A = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a";
+const B = "/nix/store/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb-nixos-system-b";
+
+describe("parseNodeFacts", () => {
+  it("reads systems, generations, records, uptime and units", () => {
+    const facts = parseNodeFacts(
+      [
+        `current=${B}`,
+        "link=system-3-link",
+        `profile=${B}`,
+        "uptime=12345.67",
+        `booted=${A}`,
+        "kernel-changed=kernel",
+        "systemd=1",
+        "failed-unit=foo.service",
+        `generation=1700000000.5 system-1-link ${A}`,
+        `generation=1700000300.0 system-3-link ${B}`,
+        `generation=1700000100.0 system-2-link ${A}`,
+        "generation=1700000100.0 system-x-link /nix/store/nope",
+        "generation=1700000100.0 other-4-link /nix/store/nope",
+        `record=system-3-link {  "system": "${B}",  "deployedBy": "root@deployer"}`,
+        "record=system-2-link {broken",
+      ].join("\n"),
+      PROFILE,
+    );
+    expect(facts).toMatchObject({ current: B, profile: B, profileGeneration: 3, booted: A, kernelChanged: true, uptimeSeconds: 12345, failedUnits: ["foo.service"] });
+    expect(facts.generations.map((g) => [g.number, g.createdAt, g.system])).toEqual([
+      [1, 1700000000, A],
+      [2, 1700000100, A],
+      [3, 1700000300, B],
+    ]);
+    expect([...facts.records.keys()]).toEqual([3]);
+    expect(facts.records.get(3)?.deployedBy).toBe("root@deployer");
+    expect(runningGeneration(facts)?.number).toBe(3);
+  });
+
+  it("says null where there is no systemd and no booted system", () => {
+    const facts = parseNodeFacts(`current=${A}\nlink=\nprofile=\nuptime=5.0\n`, PROFILE);
+    expect(facts).toMatchObject({ failedUnits: null, kernelChanged: null, booted: null, profileGeneration: null });
+    expect(runningGeneration(facts)).toBeNull();
+  });
+
+  it("picks the newest generation naming the running system when the profile names another", () => {
+    const facts = parseNodeFacts(
+      [`current=${A}`, "link=system-3-link", `generation=1 system-1-link ${A}`, `generation=2 system-2-link ${A}`, `generation=3 system-3-link ${B}`].join("\n"),
+      PROFILE,
+    );
+    expect(runningGeneration(facts)?.number).toBe(2);
+  });
+});
+
+describe("nodeFactsScript", () => {
+  it("runs under sh against a real profile directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hive-facts-"));
+    const profiles = join(dir, "profiles");
+    mkdirSync(profiles);
+    const systems = [join(dir, "sys-a"), join(dir, "sys-b")];
+    for (const s of systems) mkdirSync(s);
+    symlinkSync(systems[0]!, join(profiles, "system-1-link"));
+    symlinkSync(systems[1]!, join(profiles, "system-2-link"));
+    symlinkSync("system-2-link", join(profiles, "system"));
+    await lutimes(join(profiles, "system-1-link"), 1700000000, 1700000000);
+    const out = execFileSync("sh", ["-c", nodeFactsScript(join(profiles, "system"), { allRecords: true })], { encoding: "utf8" });
+    const facts = parseNodeFacts(out, join(profiles, "system"));
+    expect(facts.profileGeneration).toBe(2);
+    expect(facts.profile).toBe(systems[1]);
+    expect(facts.generations.map((g) => [g.number, g.system])).toEqual([
+      [1, systems[0]],
+      [2, systems[1]],
+    ]);
+    expect(facts.generations[0]!.createdAt).toBe(1700000000);
+    expect(facts.uptimeSeconds).toBeGreaterThan(0);
+  });
+});

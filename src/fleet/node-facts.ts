@@ -1,0 +1,152 @@
+// The script status and history run on a node, and its parser: systems, generations, records, uptime, units.
+import { RECORDS_DIR } from "../activation/scripts.js";
+import type { DeploymentRecord } from "../host/host.js";
+import { quoteShellArg as q } from "../ssh/quote.js";
+
+export interface Generation {
+  number: number;
+  /** Seconds since the epoch: when the generation's link was made. */
+  createdAt: number;
+  /** The system it names. */
+  system: string;
+}
+
+export interface NodeFacts {
+  /** /run/current-system resolved. */
+  current: string | null;
+  /** /run/booted-system resolved (NixOS sets it at boot). */
+  booted: string | null;
+  /** What the profile names, resolved, and its generation. */
+  profile: string | null;
+  profileGeneration: number | null;
+  /** Whether booted and current differ in kernel, initrd or modules; null without /run/booted-system. */
+  kernelChanged: boolean | null;
+  uptimeSeconds: number | null;
+  /** Null where systemd does not run (no /run/systemd/system). */
+  failedUnits: string[] | null;
+  /** Every generation of the profile, oldest first. */
+  generations: Generation[];
+  /** Deployment records hive wrote, by generation number (all of them, or those of the current and profile generations). */
+  records: Map<number, DeploymentRecord>;
+}
+
+/**
+ * One round trip, no root needed: everything read is world-readable on NixOS. `allRecords` prints
+ * the record of every generation (history); otherwise only those of the running and profile generations.
+ * One `find` lists the generations, whatever their number.
+ */
+export function nodeFactsScript(profile: string, options: { allRecords: boolean }): string {
+  const slash = profile.lastIndexOf("/");
+  const dir = slash <= 0 ? "/" : profile.slice(0, slash);
+  const base = profile.slice(slash + 1);
+  return `profile=${q(profile)}
+records=${q(RECORDS_DIR)}
+all=${options.allRecords ? 1 : 0}
+cur=$(readlink -f /run/current-system 2>/dev/null)
+link=$(readlink "$profile" 2>/dev/null)
+echo "current=$cur"
+echo "link=$link"
+echo "profile=$(readlink -f "$profile" 2>/dev/null)"
+echo "uptime=$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
+if [ -e /run/booted-system ]; then
+  echo "booted=$(readlink -f /run/booted-system)"
+  for f in kernel initrd kernel-modules; do
+    [ "$(readlink -f /run/booted-system/$f 2>/dev/null)" = "$(readlink -f /run/current-system/$f 2>/dev/null)" ] || echo "kernel-changed=$f"
+  done
+fi
+if [ -d /run/systemd/system ]; then
+  echo "systemd=1"
+  systemctl --failed --plain --no-legend --no-pager 2>/dev/null | while read -r unit _; do echo "failed-unit=$unit"; done
+fi
+find ${q(dir)} -maxdepth 1 -name ${q(`${base}-*-link`)} -printf '%T@ %f %l\\n' 2>/dev/null | while read -r time name target; do
+  echo "generation=$time $name $target"
+  if [ "$all" = 1 ] || [ "$target" = "$cur" ] || [ "$name" = "$link" ]; then
+    record="$records/\${name%-link}.json"
+    [ -r "$record" ] && printf 'record=%s %s\\n' "$name" "$(tr -d '\\n' < "$record")"
+  fi
+done
+exit 0
+`;
+}
+
+export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
+  const base = profile.slice(profile.lastIndexOf("/") + 1);
+  const facts: NodeFacts = {
+    current: null,
+    booted: null,
+    profile: null,
+    profileGeneration: null,
+    kernelChanged: null,
+    uptimeSeconds: null,
+    failedUnits: null,
+    generations: [],
+    records: new Map(),
+  };
+  const generationOf = (name: string): number | null => {
+    if (!name.startsWith(`${base}-`)) return null;
+    const match = /^(\d+)-link$/.exec(name.slice(base.length + 1));
+    return match ? Number(match[1]) : null;
+  };
+  for (const line of stdout.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1).trim();
+    switch (key) {
+      case "current":
+        facts.current = value || null;
+        break;
+      case "profile":
+        facts.profile = value || null;
+        break;
+      case "link":
+        facts.profileGeneration = value ? generationOf(value.slice(value.lastIndexOf("/") + 1)) : null;
+        break;
+      case "booted":
+        facts.booted = value || null;
+        facts.kernelChanged ??= false;
+        break;
+      case "kernel-changed":
+        facts.kernelChanged = true;
+        break;
+      case "uptime": {
+        const seconds = Number.parseFloat(value);
+        facts.uptimeSeconds = Number.isFinite(seconds) ? Math.floor(seconds) : null;
+        break;
+      }
+      case "systemd":
+        facts.failedUnits ??= [];
+        break;
+      case "failed-unit":
+        (facts.failedUnits ??= []).push(value);
+        break;
+      case "generation": {
+        const [time = "", name = "", target = ""] = value.split(" ");
+        const number = generationOf(name);
+        const createdAt = Number.parseFloat(time);
+        if (number !== null && Number.isFinite(createdAt) && target !== "") facts.generations.push({ number, createdAt: Math.floor(createdAt), system: target });
+        break;
+      }
+      case "record": {
+        const space = value.indexOf(" ");
+        const number = generationOf(value.slice(0, space));
+        if (number === null) break;
+        try {
+          facts.records.set(number, JSON.parse(value.slice(space + 1)) as DeploymentRecord);
+        } catch {
+          // A record hive cannot read is no record.
+        }
+        break;
+      }
+    }
+  }
+  facts.generations.sort((a, b) => a.number - b.number);
+  return facts;
+}
+
+/** The generation the node runs: the profile's if it names the running system, else the newest that does. */
+export function runningGeneration(facts: NodeFacts): Generation | null {
+  if (facts.current === null) return null;
+  const matching = facts.generations.filter((g) => g.system === facts.current);
+  return matching.find((g) => g.number === facts.profileGeneration) ?? matching.at(-1) ?? null;
+}
