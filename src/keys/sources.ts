@@ -1,0 +1,106 @@
+// Reads every key of a node on the deployer (text, file, command) into memory, before the node is touched.
+import { readFile } from "node:fs/promises";
+import type { Node } from "../config/normalize.js";
+import type { ByteRunner } from "../nix/runner.js";
+import { quoteCommand } from "../ssh/quote.js";
+import { KeyConflictError, KeySourceError } from "./errors.js";
+import { type KeyPlacement, keyPlacements, placementConflicts } from "./placement.js";
+import { Secret } from "./secret.js";
+
+/** One key ready to upload: where it goes, and its content in memory. */
+export interface PreparedKey extends KeyPlacement {
+  secret: Secret;
+}
+
+/** Every key of one node, read. Call `wipePreparedKeys` once they are uploaded. */
+export interface PreparedKeys {
+  node: string;
+  /** In hive.ts order. */
+  keys: PreparedKey[];
+}
+
+export interface PrepareKeysOptions {
+  /** Directory `command`s run in; default hive.ts's directory is what callers should pass. */
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  signal?: AbortSignal;
+}
+
+const STDERR_LINES = 10;
+
+/**
+ * Reads each key's source: `text` as UTF-8, `file` as bytes, `command` run with its stdout as
+ * the secret. Sources are read one after the other (a command may prompt through an agent). If
+ * any fails, every one read so far is wiped and a KeySourceError lists each failure.
+ */
+export async function prepareKeys(node: Pick<Node, "name" | "keys">, runner: ByteRunner, options: PrepareKeysOptions = {}): Promise<PreparedKeys> {
+  const placements = keyPlacements(node);
+  const conflicts = placementConflicts(placements);
+  if (conflicts.length > 0) throw new KeyConflictError(conflicts.join("; "));
+
+  const keys: PreparedKey[] = [];
+  const failures: { message: string; log: string[] }[] = [];
+  for (const placement of placements) {
+    const key = node.keys[placement.name]!;
+    try {
+      keys.push({ ...placement, secret: await readSource(placement.name, key, runner, options) });
+    } catch (error) {
+      if (!(error instanceof KeySourceError)) throw error;
+      failures.push({ message: error.message, log: error.log });
+    }
+  }
+  if (failures.length > 0) {
+    wipePreparedKeys({ node: node.name, keys });
+    const [first] = failures;
+    const more = failures.length > 1 ? ` (and ${failures.length - 1} more: ${failures.slice(1).map((f) => f.message).join("; ")})` : "";
+    throw new KeySourceError(`${first!.message}${more}; nothing was changed on the node`, failures.flatMap((f) => [f.message, ...f.log]));
+  }
+  return { node: node.name, keys };
+}
+
+/** Overwrite every prepared secret with zeros. */
+export function wipePreparedKeys(prepared: PreparedKeys): void {
+  for (const key of prepared.keys) key.secret.wipe();
+}
+
+async function readSource(name: string, key: Node["keys"][string], runner: ByteRunner, options: PrepareKeysOptions): Promise<Secret> {
+  if (key.text !== undefined) return new Secret(Buffer.from(key.text, "utf8"));
+  if (key.file !== undefined) return new Secret(await readKeyFile(name, key.file));
+  if (key.command !== undefined) return new Secret(await runKeyCommand(name, key.command, runner, options));
+  // The schema guarantees one source; this is a bug if reached.
+  throw new Error(`key ${name} has no source`);
+}
+
+async function readKeyFile(name: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "does not exist"
+        : code === "EACCES" || code === "EPERM"
+          ? "is not readable by this user"
+          : code === "EISDIR"
+            ? "is a directory"
+            : `cannot be read (${code ?? (error as Error).message})`;
+    throw new KeySourceError(`key ${name}: file ${file} ${why}`);
+  }
+}
+
+async function runKeyCommand(name: string, argv: readonly string[], runner: ByteRunner, options: PrepareKeysOptions): Promise<Buffer> {
+  const [file, ...args] = argv;
+  const shown = quoteCommand(argv);
+  const result = await runner.runForBytes(file!, args, {
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
+  if (result.exitCode === 0) return result.stdout;
+  // A failed command's output is not the secret, but it is not shown either: only its stderr.
+  result.stdout.fill(0);
+  const stderr = result.stderr.split("\n").filter((l) => l.trim() !== "").slice(-STDERR_LINES);
+  if (result.spawnError !== undefined) throw new KeySourceError(`key ${name}: command ${shown} could not start: ${result.spawnError}`, stderr);
+  const last = stderr.at(-1);
+  throw new KeySourceError(`key ${name}: command ${shown} exited ${result.exitCode}${last ? `: ${last}` : ""}`, stderr);
+}

@@ -1,0 +1,149 @@
+// Places, removes and checks keys on one node over its Host: what apply, upload-keys and status call.
+import { Readable } from "node:stream";
+import type { Node } from "../config/normalize.js";
+import type { CommandResult, Host } from "../host/host.js";
+import { KeyTargetError, KeyUploadError } from "./errors.js";
+import { type KeyPlacement, type UploadAt, keyPlacements } from "./placement.js";
+import {
+  EXIT_KEYS_REFUSED,
+  type ListedEntry,
+  type UploadOutcome,
+  inspectScript,
+  listManifestScript,
+  parseInspectOutput,
+  parseManifestListing,
+  parseUploadOutput,
+  removeScript,
+  uploadScript,
+  uploadStreamChunks,
+} from "./scripts.js";
+import type { PreparedKeys } from "./sources.js";
+
+/** What key work needs of a node: its settings and a way to run scripts as root. */
+export type KeyHost = Pick<Host, "node" | "runAsRoot">;
+
+/** Which keys an upload places: apply uploads each phase at its moment, upload-keys all at once. */
+export type UploadPhase = UploadAt | "all";
+
+export interface UploadedKey {
+  name: string;
+  path: string;
+  /** `unchanged`: the node already had this content, owner and mode. */
+  outcome: UploadOutcome;
+}
+
+export interface RemovedKey {
+  /** The key's name in hive.ts when hive placed it. */
+  name: string;
+  path: string;
+}
+
+export interface MissingKey {
+  name: string;
+  path: string;
+  uploadAt: UploadAt;
+  /** hive's record on the node says it placed this file; it has gone since (a reboot empties /run/keys). */
+  placedBefore: boolean;
+}
+
+export interface KeyInspection {
+  present: KeyPlacement[];
+  missing: MissingKey[];
+  /** Files hive placed for keys that hive.ts no longer has; the next upload removes them. */
+  stale: RemovedKey[];
+}
+
+export interface KeyScriptOptions {
+  /** Where the node's record of placed keys lives; default KEYS_MANIFEST_DIR (tests use a temp dir). */
+  manifestDir?: string;
+}
+
+export interface UploadKeysOptions extends KeyScriptOptions {
+  now?: () => Date;
+  timeoutMs?: number;
+}
+
+/**
+ * Uploads the prepared keys of the phase over one script run as root. The bytes travel on the
+ * command's stdin only. Does nothing (no round trip) when the phase has no keys. Throws
+ * KeyTargetError when an owner, group or path is unusable (nothing written), KeyUploadError when
+ * writing failed part-way.
+ */
+export async function uploadKeys(host: KeyHost, prepared: PreparedKeys, phase: UploadPhase, options: UploadKeysOptions = {}): Promise<UploadedKey[]> {
+  const keys = prepared.keys.filter((k) => phase === "all" || k.uploadAt === phase);
+  if (keys.length === 0) return [];
+  const uploadedAt = (options.now ?? (() => new Date()))().toISOString();
+  const stdin = Readable.from(uploadStreamChunks(keys.map((k) => k.secret.bytes())), { objectMode: false });
+  const result = await host.runAsRoot(uploadScript(keys, uploadedAt, options.manifestDir), { stdin, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+  const outcomes = parseUploadOutput(result.stdout);
+  const placed = keys.flatMap((k, i) => {
+    const outcome = outcomes.get(i);
+    return outcome === undefined ? [] : [{ name: k.name, path: k.path, outcome }];
+  });
+  if (result.exitCode === EXIT_KEYS_REFUSED) {
+    throw new KeyTargetError(`${scriptProblem(result)}; no key was written`, stderrLines(result));
+  }
+  if (result.exitCode !== 0 || placed.length !== keys.length) {
+    const done = placed.length > 0 ? `; placed before the failure: ${placed.map((p) => p.name).join(", ")}` : "; no key was written";
+    throw new KeyUploadError(`uploading keys failed: ${scriptProblem(result)}${done}`, stderrLines(result));
+  }
+  return placed;
+}
+
+/** Removes the files hive placed for keys hive.ts no longer has, and forgets them. One round trip when nothing is stale. */
+export async function removeStaleKeys(host: KeyHost, node: Pick<Node, "keys"> = host.node, options: KeyScriptOptions = {}): Promise<RemovedKey[]> {
+  const listed = await runChecked(host, listManifestScript(options.manifestDir), "reading hive's record of the node's keys");
+  const stale = staleEntries(parseManifestListing(listed.stdout).entries, keyPlacements(node));
+  if (stale.length === 0) return [];
+  const result = await host.runAsRoot(removeScript(stale, options.manifestDir));
+  const removed = new Set(result.stdout.split("\n").flatMap((l) => /^removed (\d+)$/.exec(l.trim())?.slice(1) ?? []).map(Number));
+  if (result.exitCode !== 0) throw new KeyUploadError(`removing keys no longer in hive.ts failed: ${scriptProblem(result)}`, stderrLines(result));
+  return stale.filter((_, i) => removed.has(i)).map((s) => ({ name: s.entry.key, path: s.entry.path }));
+}
+
+/** Which of the node's keys are on it, which are missing, and which stale ones hive would remove. */
+export async function inspectKeys(host: KeyHost, node: Pick<Node, "keys"> = host.node, options: KeyScriptOptions = {}): Promise<KeyInspection> {
+  const placements = keyPlacements(node);
+  const result = await runChecked(host, inspectScript(placements, options.manifestDir), "checking the node's keys");
+  const { present, listing } = parseInspectOutput(result.stdout);
+  const entries = parseManifestListing(listing).entries;
+  const recorded = new Set(entries.map((e) => e.entry.path));
+  return {
+    present: placements.filter((_, i) => present.has(i)),
+    missing: placements
+      .filter((_, i) => !present.has(i))
+      .map((p) => ({ name: p.name, path: p.path, uploadAt: p.uploadAt, placedBefore: recorded.has(p.path) })),
+    stale: staleEntries(entries, placements).map((s) => ({ name: s.entry.key, path: s.entry.path })),
+  };
+}
+
+/** The node's keys (from hive.ts) that are not on it: for `hive status`. */
+export async function missingKeys(host: KeyHost, node: Pick<Node, "keys"> = host.node, options: KeyScriptOptions = {}): Promise<MissingKey[]> {
+  return (await inspectKeys(host, node, options)).missing;
+}
+
+/** Manifest entries whose path no key of the node has any more. */
+export function staleEntries(entries: readonly ListedEntry[], placements: readonly KeyPlacement[]): ListedEntry[] {
+  const wanted = new Set(placements.map((p) => p.path));
+  return entries.filter((e) => !wanted.has(e.entry.path));
+}
+
+async function runChecked(host: KeyHost, script: string, what: string): Promise<CommandResult> {
+  const result = await host.runAsRoot(script, { timeoutMs: 60_000 });
+  if (result.exitCode !== 0) throw new KeyUploadError(`${what} failed: ${scriptProblem(result)}`, stderrLines(result));
+  return result;
+}
+
+/** The script's own `hive-keys:` message, else the last stderr line, else what happened to it. */
+function scriptProblem(result: CommandResult): string {
+  const lines = stderrLines(result);
+  const own = lines.filter((l) => l.startsWith("hive-keys: ")).at(-1);
+  if (own !== undefined) return own.slice("hive-keys: ".length);
+  if (result.timedOut) return "timed out";
+  if (result.exitCode === null) return "the connection was lost";
+  return lines.at(-1) ?? `exit ${result.exitCode}`;
+}
+
+function stderrLines(result: CommandResult): string[] {
+  return result.stderr.split("\n").filter((l) => l.trim() !== "").slice(-20);
+}
