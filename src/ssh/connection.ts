@@ -439,6 +439,26 @@ export class Ssh2Connection implements SshConnection {
     }
   }
 
+  /** Stop a command whose exec already returned: KILL, then kill its group once its pid line arrives. */
+  private stopLateChannel(channel: ClientChannel): void {
+    const pidMarker = new PidMarkerFilter();
+    channel.on("error", () => {});
+    sendKill(channel);
+    const close = (): void => {
+      clearTimeout(timer);
+      channel.close();
+    };
+    const timer = setTimeout(close, PID_WAIT_MS);
+    channel.resume();
+    channel.stderr.on("data", (chunk: Buffer) => {
+      if (pidMarker.pid !== undefined) return;
+      pidMarker.push(chunk);
+      if (pidMarker.pid === undefined) return;
+      this.killProcessGroup(pidMarker.pid);
+      close();
+    });
+  }
+
   private runChannel(command: string, options: ExecOptions, timeoutMs: number | undefined): Promise<ExecResult> {
     const { stdin, onStdout, onStderr, signal } = options;
     const stdout = new TailBuffer(this.options.maxOutputBytes);
@@ -511,7 +531,9 @@ export class Ssh2Connection implements SshConnection {
           return fail(this.closedError ?? new SshChannelError({ endpoint: this.endpoint, command: summarize(command), reason: error.message }, { cause: error }));
         }
         if (done) {
-          ch.close();
+          // Stopped while the channel was opening: the command has started, so stop it too.
+          if (timedOut && pidMarker) this.stopLateChannel(ch);
+          else ch.close();
           return;
         }
         channel = ch;

@@ -153,6 +153,13 @@ describe("stopping commands", () => {
     expect((await connection.exec("sleep 0.2; pgrep -f '[s]leep 31339' || echo gone")).stdout).toBe("gone\n");
   });
 
+  it("kills a command whose timeout ran out while its channel was still opening", async () => {
+    const connection = await pool.connect(target);
+    const result = await connection.exec("sleep 31340", { timeoutMs: 0 });
+    expect(result).toMatchObject({ exitCode: null, timedOut: true });
+    expect((await connection.exec("sleep 0.7; pgrep -f '[s]leep 31340' || echo gone")).stdout).toBe("gone\n");
+  });
+
   it("leaves stderr of a stoppable command as the command wrote it", async () => {
     const connection = await pool.connect(target);
     const result = await connection.exec("echo one >&2; echo two >&2", { timeoutMs: 5000 });
