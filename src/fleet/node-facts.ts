@@ -42,16 +42,18 @@ export function nodeFactsScript(profile: string, options: { allRecords: boolean 
   return `profile=${q(profile)}
 records=${q(RECORDS_DIR)}
 all=${options.allRecords ? 1 : 0}
-cur=$(readlink -f /run/current-system 2>/dev/null)
+# readlink -f names even a missing path; only what exists counts.
+resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
+cur=$(resolve /run/current-system)
 link=$(readlink "$profile" 2>/dev/null)
 echo "current=$cur"
 echo "link=$link"
-echo "profile=$(readlink -f "$profile" 2>/dev/null)"
+echo "profile=$(resolve "$profile")"
 echo "uptime=$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
 if [ -e /run/booted-system ]; then
-  echo "booted=$(readlink -f /run/booted-system)"
+  echo "booted=$(resolve /run/booted-system)"
   for f in kernel initrd kernel-modules; do
-    [ "$(readlink -f /run/booted-system/$f 2>/dev/null)" = "$(readlink -f /run/current-system/$f 2>/dev/null)" ] || echo "kernel-changed=$f"
+    [ "$(resolve /run/booted-system/$f)" = "$(resolve /run/current-system/$f)" ] || echo "kernel-changed=$f"
   done
 fi
 if [ -d /run/systemd/system ]; then

@@ -1,4 +1,5 @@
 // `hive exec -- CMD [ARG...]`: run a command on the selected nodes; stream, group or JSON the results.
+import { setMaxListeners } from "node:events";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { type ExecReport, planExec, runFleetCommand } from "../../fleet/exec.js";
 import { createExecStreamRenderer, renderExecGroups, summarizeExec } from "../../report/render-exec.js";
@@ -30,6 +31,8 @@ export async function runExec(context: CommandContext, argv: string[], options: 
 
   // First Ctrl-C: kill the running commands and report. Second: stop waiting for them.
   const abort = new AbortController();
+  // Every running command listens for the abort.
+  setMaxListeners(0, abort.signal);
   let stopWaiting: (() => void) | undefined;
   const stopped = new Promise<"stopped">((resolve) => (stopWaiting = () => resolve("stopped")));
   const onSigint = () => {

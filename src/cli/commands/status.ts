@@ -1,4 +1,5 @@
 // `hive status`: per node, what runs against what hive.ts wants; exit 0 only when all are reachable, in sync and healthy.
+import { setMaxListeners } from "node:events";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { collectStatus, isNodeOk } from "../../fleet/status.js";
 import { execaRunner } from "../../nix/runner.js";
@@ -20,6 +21,7 @@ export async function runStatus(context: CommandContext, options: StatusCommandO
   const hive = await loadHiveForCommand(context);
   const { terminal } = context;
   const abort = new AbortController();
+  setMaxListeners(0, abort.signal);
   const onSigint = () => abort.abort();
   process.on("SIGINT", onSigint);
   const pool = new SshPool({ acceptNewHostKeys: options.acceptNewHostKeys === true });
