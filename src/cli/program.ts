@@ -76,10 +76,11 @@ ${SELECTOR_HELP}`,
     program
       .command("apply")
       .description("evaluate, build, push and activate the selected nodes' systems")
-      .argument("[goal]", "build | push | switch | boot | test | dry-activate", "switch"),
+      .argument("[goal]", "build | push | switch | boot | test | dry-activate | keys", "switch"),
   )
     .option("-p, --parallel <n>", "nodes pushed and activated at once (default meta.parallel)", parseCount)
     .option("--no-substitute", "do not let nodes fetch paths from their own substituters")
+    .option("--no-keys", "do not upload the nodes' keys (hive.ts `keys`); stale keys stay too")
     .option("--reactivate", "activate even on nodes that already run the desired system")
     .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
     .addHelpText(
@@ -92,6 +93,7 @@ Goals:
   boot          new profile generation, activated at next boot
   test          activate now, profile untouched
   dry-activate  show what activation would change
+  keys          upload the nodes' keys only (same as \`hive upload-keys\`)
 
 Examples:
   $ hive apply --on @server             build, push and switch the servers
@@ -101,6 +103,11 @@ ${SELECTOR_HELP}
 ${EXIT_HELP}`,
     )
     .action(async (goal: string, options) => {
+      if (goal === "keys") {
+        const { runUploadKeys } = await import("./commands/upload-keys.js");
+        hooks.setExitCode(await runUploadKeys(context(), { ...options, asApplyGoal: true }));
+        return;
+      }
       const { runApply } = await import("./commands/apply.js");
       hooks.setExitCode(await runApply(context(), goal, options));
     });
@@ -117,6 +124,32 @@ Examples:
     .action(async (options) => {
       const { runApply } = await import("./commands/apply.js");
       hooks.setExitCode(await runApply(context(), "build", options));
+    });
+
+  program
+    .command("upload-keys")
+    .description("upload the selected nodes' keys (secrets) now, and remove keys hive.ts no longer has")
+    .addOption(selection())
+    .option("--json", "print { goal, nodes: [{ name, result, keys, removed, ... }] } as JSON on stdout")
+    .option("-p, --parallel <n>", "nodes worked on at once (default meta.parallel)", parseCount)
+    .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
+    .addHelpText(
+      "after",
+      `
+Reads every key of a node on this machine first (text, file, or command output); a source that
+fails fails its node before anything on it changes. Content goes over the SSH channel only,
+into a file created with its final owner and mode, then renamed into place. Same as
+\`hive apply keys\`; \`hive apply\` uploads keys by itself, around activation.
+
+Examples:
+  $ hive upload-keys                    every node
+  $ hive upload-keys --on @db --json    { goal: "keys", nodes: [{ name, result, keys, removed }] }
+${SELECTOR_HELP}
+${EXIT_HELP}`,
+    )
+    .action(async (options) => {
+      const { runUploadKeys } = await import("./commands/upload-keys.js");
+      hooks.setExitCode(await runUploadKeys(context(), options));
     });
 
   program

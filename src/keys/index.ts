@@ -14,6 +14,8 @@ export {
   type UploadKeysOptions,
   type UploadPhase,
   inspectKeys,
+  keyInspectionScript,
+  parseKeyInspection,
   missingKeys,
   removeStaleKeys,
   uploadKeys,

@@ -40,7 +40,7 @@ function localHost(node: Pick<Node, "name" | "keys">, transform?: (stdin: Buffer
     stdins,
     async runAsRoot(script, options = {}) {
       scripts.push(script);
-      let input = Buffer.alloc(0);
+      let input: Buffer = Buffer.alloc(0);
       if (options.stdin !== undefined) {
         const chunks: Buffer[] = [];
         if (typeof options.stdin === "string") chunks.push(Buffer.from(options.stdin));

@@ -103,9 +103,19 @@ export async function removeStaleKeys(host: KeyHost, node: Pick<Node, "keys"> = 
 
 /** Which of the node's keys are on it, which are missing, and which stale ones hive would remove. */
 export async function inspectKeys(host: KeyHost, node: Pick<Node, "keys"> = host.node, options: KeyScriptOptions = {}): Promise<KeyInspection> {
+  const result = await runChecked(host, keyInspectionScript(node, options), "checking the node's keys");
+  return parseKeyInspection(node, result.stdout);
+}
+
+/** The script behind inspectKeys, for callers that fold it into a script of their own (run as root; prints its lines on stdout). */
+export function keyInspectionScript(node: Pick<Node, "keys">, options: KeyScriptOptions = {}): string {
+  return inspectScript(keyPlacements(node), options.manifestDir);
+}
+
+/** Reads what keyInspectionScript printed. */
+export function parseKeyInspection(node: Pick<Node, "keys">, stdout: string): KeyInspection {
   const placements = keyPlacements(node);
-  const result = await runChecked(host, inspectScript(placements, options.manifestDir), "checking the node's keys");
-  const { present, listing } = parseInspectOutput(result.stdout);
+  const { present, listing } = parseInspectOutput(stdout);
   const entries = parseManifestListing(listing).entries;
   const recorded = new Set(entries.map((e) => e.entry.path));
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../errors.js";
 import { isAlreadyDeployed } from "./apply.js";
-import { goalActivates, goalPushes, goalSetsProfile, parseGoal } from "./goal.js";
+import { goalActivates, goalPushes, goalSetsProfile, goalUploadsKeys, parseGoal } from "./goal.js";
 
 describe("goals", () => {
   it("parses every goal and suggests on typos", () => {
@@ -13,6 +13,12 @@ describe("goals", () => {
   it("knows what each goal does", () => {
     expect([goalPushes("build"), goalPushes("push"), goalActivates("push"), goalActivates("test")]).toEqual([false, true, false, true]);
     expect([goalSetsProfile("switch"), goalSetsProfile("boot"), goalSetsProfile("test")]).toEqual([true, true, false]);
+  });
+
+  it("uploads keys around activation, and alone for goal keys", () => {
+    expect(parseGoal("keys")).toBe("keys");
+    expect([goalPushes("keys"), goalActivates("keys"), goalSetsProfile("keys")]).toEqual([false, false, false]);
+    expect((["build", "push", "switch", "boot", "test", "dry-activate", "keys"] as const).filter(goalUploadsKeys)).toEqual(["switch", "boot", "test", "keys"]);
   });
 
   it("calls a node unchanged only when it already is what the goal makes it", () => {

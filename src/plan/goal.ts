@@ -2,7 +2,7 @@
 import { UsageError } from "../errors.js";
 import { didYouMean } from "../util/suggest.js";
 
-export const GOALS = ["build", "push", "switch", "boot", "test", "dry-activate"] as const;
+export const GOALS = ["build", "push", "switch", "boot", "test", "dry-activate", "keys"] as const;
 export type Goal = (typeof GOALS)[number];
 
 export const GOAL_HELP: Record<Goal, string> = {
@@ -12,6 +12,7 @@ export const GOAL_HELP: Record<Goal, string> = {
   boot: "make the system the profile's new generation, activated at next boot",
   test: "activate the system now without touching the profile",
   "dry-activate": "show what activation would change; change nothing",
+  keys: "upload the nodes' keys only (same as `hive upload-keys`); build and activate nothing",
 };
 
 export function parseGoal(text: string): Goal {
@@ -21,7 +22,12 @@ export function parseGoal(text: string): Goal {
 
 /** Goals that copy the closure to the node. */
 export function goalPushes(goal: Goal): boolean {
-  return goal !== "build";
+  return goal !== "build" && goal !== "keys";
+}
+
+/** Goals that upload keys (unless --no-keys): around activation, or on their own for `keys`. */
+export function goalUploadsKeys(goal: Goal): boolean {
+  return goal === "switch" || goal === "boot" || goal === "test" || goal === "keys";
 }
 
 /** Goals that run switch-to-configuration. */
