@@ -4,7 +4,7 @@ import type { Node } from "../config/normalize.js";
 import type { ByteRunner } from "../nix/runner.js";
 import type { NodeResult } from "../report/results.js";
 import { prepareKeys, wipePreparedKeys } from "./sources.js";
-import { type KeyHost, type RemovedKey, type UploadedKey, removeStaleKeys, uploadKeys } from "./upload.js";
+import { type KeyHost, type KeyScriptOptions, type RemovedKey, type UploadedKey, removeStaleKeys, uploadKeys } from "./upload.js";
 
 export type KeyStep = "read" | "upload" | "remove-stale";
 
@@ -41,6 +41,8 @@ export interface KeyRunContext {
   interrupted: () => boolean;
   emit?: (event: KeyRunEvent) => void;
   now?: () => number;
+  /** For tests: where the nodes' record of placed keys lives. */
+  scriptOptions?: KeyScriptOptions;
 }
 
 /**
@@ -64,9 +66,9 @@ export async function uploadKeysToNodes(nodes: readonly Node[], context: KeyRunC
           try {
             const host = context.hostFor(node);
             emit({ kind: "key-step", node: node.name, step: "upload" });
-            outcome.keys = await uploadKeys(host, prepared, "all");
+            outcome.keys = await uploadKeys(host, prepared, "all", context.scriptOptions);
             emit({ kind: "key-step", node: node.name, step: "remove-stale" });
-            outcome.removed = await removeStaleKeys(host, node);
+            outcome.removed = await removeStaleKeys(host, node, context.scriptOptions);
           } finally {
             wipePreparedKeys(prepared);
           }

@@ -343,5 +343,12 @@ describe("hive upload-keys", () => {
 
     const json = await uploadKeys(["apply", "keys", "--on", "t6"]);
     expect(json.doc).toMatchObject({ goal: "keys", nodes: [{ name: "t6", result: "unchanged" }] });
+
+    // Like every `hive apply`, goal keys needs --on when hive.ts forbids applying to all nodes.
+    writeHive(fx.hiveFile, lab, fx.flakeDir, [{ name: "t6", extra: { keys: { k: { file: join(secretsDir, "a.secret"), permissions: "0644" } } } }], { allowApplyAll: false });
+    const refused = await hive(["apply", "keys"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("meta.allowApplyAll = false");
+    expect((await hive(["upload-keys"])).code).toBe(0);
   });
 });
