@@ -19,9 +19,12 @@ export interface UploadKeysCommandOptions {
   acceptNewHostKeys?: boolean;
   /** Set for `hive apply keys`: meta.allowApplyAll = false then needs --on, as for any apply. */
   asApplyGoal?: boolean;
+  /** `hive apply keys --no-keys` sets it false: a contradiction. */
+  keys?: boolean;
 }
 
 export async function runUploadKeys(context: CommandContext, options: UploadKeysCommandOptions): Promise<ExitCode> {
+  if (options.keys === false) throw new UsageError("--no-keys contradicts goal keys, which uploads keys only", "drop --no-keys, or pick another goal");
   const hive = await loadHiveForCommand(context);
   if (options.asApplyGoal && options.on === undefined && !hive.meta.allowApplyAll) {
     throw new UsageError(
