@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { activationScript, generationOfLink, parseFailedUnits, parseNodeState, stateProbeScript } from "./scripts.js";
+import { generationOfLink, parseFailedUnits, parseNodeState, stateProbeScript } from "./scripts.js";
 
 describe("node state", () => {
   it("parses the probe's output", () => {
@@ -22,20 +22,6 @@ describe("node state", () => {
   it("probe script runs under sh and quotes the profile", () => {
     const out = execFileSync("sh", ["-c", stateProbeScript("/nonexistent/it's a profile")], { encoding: "utf8" });
     expect(parseNodeState(out)).toMatchObject({ profile: null, generation: null });
-  });
-});
-
-describe("activation script", () => {
-  it("is valid sh for every goal", () => {
-    for (const goal of ["switch", "boot", "test", "dry-activate"] as const) {
-      const check = spawnSync("sh", ["-n", "-c", activationScript({ profile: "/nix/var/nix/profiles/system", outPath: "/nix/store/x-y", goal })]);
-      expect(check.status, `${goal}: ${check.stderr}`).toBe(0);
-    }
-  });
-
-  it("only switch and boot touch the profile", () => {
-    expect(activationScript({ profile: "/p", outPath: "/nix/store/x", goal: "switch" })).toContain("nix-env -p");
-    expect(activationScript({ profile: "/p", outPath: "/nix/store/x", goal: "test" })).not.toContain("nix-env -p");
   });
 });
 

@@ -83,6 +83,11 @@ ${SELECTOR_HELP}`,
     .option("--no-keys", "do not upload the nodes' keys (hive.ts `keys`); stale keys stay too")
     .option("--reactivate", "activate even on nodes that already run the desired system")
     .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
+    .option("--no-rollback", "do not roll nodes back when activation or a health check fails")
+    .option("--no-magic-rollback", "do not make nodes wait for hive's confirmation (dead-man rollback)")
+    .option("--batch-size <n|p%>", "deploy in batches of this many nodes (or percent of the selection), one batch after another")
+    .option("--max-failures <n>", "failed nodes tolerated before no new batch starts (with batches: default 0)", parseCountOrZero)
+    .option("--force-unlock", "break a node lock held by another hive run")
     .addHelpText(
       "after",
       `
@@ -235,6 +240,12 @@ Examples:
     });
 
   return program;
+}
+
+function parseCountOrZero(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("expected a whole number");
+  return n;
 }
 
 function parseCount(value: string): number {

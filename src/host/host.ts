@@ -12,7 +12,7 @@ export interface CommandResult {
 
 export interface DeploymentRecord {
   system: string;
-  goal: Goal;
+  goal: Goal | "rollback";
   deployedAt: string;
   deployedBy: string;
   hiveFile: string;
@@ -20,12 +20,6 @@ export interface DeploymentRecord {
   flakeRevision: string | null;
   flakeDirty: boolean | null;
   hiveVersion: string;
-}
-
-export interface ActivationResult {
-  exitCode: number | null;
-  /** Activation output, stdout and stderr interleaved as they arrived. */
-  output: string[];
 }
 
 export interface Host {
@@ -36,10 +30,12 @@ export interface Host {
   copyClosure(path: string, options: { substitute: boolean; derivation?: boolean; onLine?: (line: string) => void }): Promise<void>;
   /** Realise a derivation on the node. */
   buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
-  /** Set the profile where the goal does, and run switch-to-configuration GOAL. */
-  activate(outPath: string, goal: Goal, record: DeploymentRecord, onLine?: (line: string) => void): Promise<ActivationResult>;
+  /** The same over a connection of its own, opened for this call: proves the node is reachable now. */
+  runAsRootOnNewConnection(script: string, options?: { timeoutMs?: number }): Promise<CommandResult>;
+  /** Run a shell script as the target user (no privilege escalation). */
+  run(script: string, options?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult>;
   /** Run a shell script on the node as root (through privilegeEscalationCommand when needed). */
-  runAsRoot(script: string, options?: { stdin?: string; timeoutMs?: number; onLine?: (line: string) => void }): Promise<CommandResult>;
+  runAsRoot(script: string, options?: { stdin?: string | NodeJS.ReadableStream; timeoutMs?: number; onLine?: (line: string) => void }): Promise<CommandResult>;
 }
 
 /** A failure on one node, with the last lines worth showing. */

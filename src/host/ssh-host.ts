@@ -1,14 +1,13 @@
 // A node reached over SSH: commands over one pooled ssh2 connection, closures with `nix copy`.
 import type { Node } from "../config/normalize.js";
-import { activationScript, parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
+import { parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
 import { nixArgs, sshStoreUrl } from "../nix/nix-cli.js";
 import { trimNixError } from "../nix/eval.js";
 import type { ProcessRunner } from "../nix/runner.js";
-import type { Goal } from "../plan/goal.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import type { SshTarget } from "../ssh/target.js";
-import { type ActivationResult, type CommandResult, type DeploymentRecord, type Host, NodeOperationError } from "./host.js";
+import { type CommandResult, type Host, NodeOperationError } from "./host.js";
 import { openSshOptions } from "./openssh.js";
 
 export class SshHost implements Host {
@@ -25,7 +24,10 @@ export class SshHost implements Host {
     return this.target.user === "root" ? [] : this.node.privilegeEscalationCommand;
   }
 
-  async runAsRoot(script: string, options: { stdin?: string; timeoutMs?: number; onLine?: (line: string) => void } = {}): Promise<CommandResult> {
+  async runAsRoot(
+    script: string,
+    options: { stdin?: string | NodeJS.ReadableStream; timeoutMs?: number; onLine?: (line: string) => void } = {},
+  ): Promise<CommandResult> {
     const connection = await this.pool.connect(this.target);
     const command = quoteCommand([...this.escalation, "sh", "-c", script]);
     const lines = lineSplitter(options.onLine);
@@ -36,6 +38,22 @@ export class SshHost implements Host {
       onStderr: lines.stderr,
     });
     lines.flush();
+    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
+  }
+
+  async runAsRootOnNewConnection(script: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
+    const connection = await this.pool.connectFresh(this.target);
+    try {
+      const result = await connection.exec(quoteCommand([...this.escalation, "sh", "-c", script]), { timeoutMs: options.timeoutMs });
+      return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
+    } finally {
+      connection.close();
+    }
+  }
+
+  async run(script: string, options: { stdin?: string; timeoutMs?: number } = {}): Promise<CommandResult> {
+    const connection = await this.pool.connect(this.target);
+    const result = await connection.exec(quoteCommand(["sh", "-c", script]), { stdin: options.stdin, timeoutMs: options.timeoutMs });
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
   }
 
@@ -67,18 +85,6 @@ export class SshHost implements Host {
     if (result.exitCode !== 0) {
       throw new NodeOperationError(`build on the node failed: ${trimNixError(result.stderr, 5)}`, "E_BUILD", tail(result.stderr));
     }
-  }
-
-  async activate(outPath: string, goal: Goal, record: DeploymentRecord, onLine?: (line: string) => void): Promise<ActivationResult> {
-    const output: string[] = [];
-    const result = await this.runAsRoot(activationScript({ profile: this.node.profile, outPath, goal }), {
-      stdin: `${JSON.stringify(record, null, 2)}\n`,
-      onLine: (line) => {
-        output.push(line);
-        onLine?.(line);
-      },
-    });
-    return { exitCode: result.exitCode, output };
   }
 }
 

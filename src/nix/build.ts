@@ -43,7 +43,8 @@ export async function buildSystems(requests: readonly BuildRequest[], options: B
       if (drv !== undefined && /^error: (builder for|build of|.*failed)/.test(line)) {
         failedDrvs.set(drv, [...(failedDrvs.get(drv) ?? []), line]);
       }
-      options.onLine?.(line, node);
+      // nix-store --realise warns about GC roots hive deliberately does not add (see --keep-result).
+      if (!line.includes("you did not specify '--add-root'")) options.onLine?.(line, node);
     },
   });
   // The outputs themselves are the truth: a node succeeded when its output path now exists.

@@ -3,14 +3,17 @@ import { hostname, userInfo } from "node:os";
 import pLimit from "p-limit";
 import type { Hive, Node } from "../config/normalize.js";
 import { UsageError } from "../errors.js";
+import { type HeldLock, type LockOwner, acquireNodeLock } from "../activation/lock.js";
+import { type ActivationRun, runSupervisedActivation } from "../activation/run-activation.js";
 import { parseFailedUnits } from "../activation/scripts.js";
+import { type CheckOutcome, runHealthChecks } from "../health/checks.js";
 import type { DeploymentRecord, Host } from "../host/host.js";
 import { buildSystems } from "../nix/build.js";
 import { DEFAULT_EVAL_NODE_LIMIT, evaluateSystems } from "../nix/eval.js";
 import { readFlakeRevision } from "../nix/flake-revision.js";
 import type { ProcessRunner } from "../nix/runner.js";
-import type { Reporter } from "../report/events.js";
-import type { NodeResult } from "../report/results.js";
+import type { Phase, Reporter } from "../report/events.js";
+import { type NodeResult, isFailure } from "../report/results.js";
 import { selectNodes } from "../selection/selector.js";
 import { type Goal, goalActivates, goalSetsProfile } from "./goal.js";
 
@@ -27,11 +30,23 @@ export interface ApplyOptions {
   substitute?: boolean;
   reactivate?: boolean;
   maxJobs?: number;
+  /** false: no automatic rollback on any node (--no-rollback). */
+  rollback?: boolean;
+  /** false: no dead-man confirmation on any node (--no-magic-rollback). */
+  magicRollback?: boolean;
+  /** A count, or a percentage of the selection such as "25%". */
+  batchSize?: number | string;
+  maxFailures?: number;
+  forceUnlock?: boolean;
 }
 
 export interface PlannedNode {
   name: string;
   buildOnTarget: boolean;
+  rollback: boolean;
+  /** Seconds the node waits for hive's confirmation; 0 when magic rollback is off for it. */
+  confirmTimeout: number;
+  healthChecks: string[];
 }
 
 /** A deployment as data: what will be done to which nodes, before anything is done. */
@@ -47,6 +62,11 @@ export interface ApplyPlan {
   reactivate: boolean;
   maxJobs: number | undefined;
   machinesFile: string | undefined;
+  /** Node names per batch, in deployment order; one batch when not rolling. */
+  batches: string[][];
+  /** Failed nodes tolerated before no new batch starts; null: unlimited. */
+  maxFailures: number | null;
+  forceUnlock: boolean;
 }
 
 export function planApply(hive: Hive, options: ApplyOptions): ApplyPlan {
@@ -61,10 +81,25 @@ export function planApply(hive: Hive, options: ApplyOptions): ApplyPlan {
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new UsageError(`${what} must be a whole number of at least 1, got ${value}`);
     return value;
   };
+  const magicGoal = options.goal === "switch" || options.goal === "test";
+  const batchSize = resolveBatchSize(options.batchSize ?? hive.meta.rollout?.batchSize, nodes.length);
+  const names = orderForRollout(nodes, hive.meta.rollout?.order ?? []).map((n) => n.name);
+  const batches: string[][] = [];
+  for (let i = 0; i < names.length; i += batchSize ?? names.length) batches.push(names.slice(i, i + (batchSize ?? names.length)));
+  const maxFailures = options.maxFailures ?? hive.meta.rollout?.maxFailures ?? (batchSize === undefined ? null : 0);
   return {
     goal: options.goal,
     flake: hive.meta.flake,
-    nodes: nodes.map((n) => ({ name: n.name, buildOnTarget: options.buildOnTarget === true || n.buildOnTarget })),
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      buildOnTarget: options.buildOnTarget === true || n.buildOnTarget,
+      rollback: options.rollback !== false && n.rollback,
+      confirmTimeout: magicGoal && options.magicRollback !== false && n.magicRollback ? n.confirmTimeout : 0,
+      healthChecks: Object.keys(n.healthChecks),
+    })),
+    batches,
+    maxFailures,
+    forceUnlock: options.forceUnlock === true,
     parallel: positive(options.parallel, "--parallel") ?? hive.meta.parallel,
     evalNodeLimit: positive(options.evalNodeLimit, "--eval-node-limit") ?? DEFAULT_EVAL_NODE_LIMIT,
     showTrace: options.showTrace ?? false,
@@ -76,6 +111,32 @@ export function planApply(hive: Hive, options: ApplyOptions): ApplyPlan {
   };
 }
 
+/** Nodes carrying the rollout's tags go first, tag by tag; the rest keep hive.ts order. */
+export function orderForRollout<T extends { tags: readonly string[] }>(nodes: readonly T[], order: readonly string[]): T[] {
+  const rank = (node: T) => {
+    const i = order.findIndex((tag) => node.tags.includes(tag));
+    return i === -1 ? order.length : i;
+  };
+  return nodes.map((node, index) => ({ node, index })).sort((a, b) => rank(a.node) - rank(b.node) || a.index - b.index).map((e) => e.node);
+}
+
+/** `3` -> 3; `"25%"` of 10 nodes -> 3 (rounded up, at least 1); undefined stays undefined. */
+export function resolveBatchSize(size: number | string | undefined, total: number): number | undefined {
+  if (size === undefined) return undefined;
+  if (typeof size === "number") {
+    if (!Number.isInteger(size) || size < 1) throw new UsageError(`--batch-size must be a whole number of at least 1 or a percentage, got ${size}`);
+    return size;
+  }
+  const percent = /^(\d+)%$/.exec(size);
+  if (percent) {
+    const p = Number(percent[1]);
+    if (p < 1 || p > 100) throw new UsageError(`--batch-size percentage must be 1-100%, got ${size}`);
+    return Math.max(1, Math.ceil((total * p) / 100));
+  }
+  if (/^\d+$/.test(size)) return resolveBatchSize(Number(size), total);
+  throw new UsageError(`--batch-size must be a count such as 5 or a percentage such as "25%", got ${JSON.stringify(size)}`);
+}
+
 export interface NodeOutcome {
   name: string;
   result: NodeResult;
@@ -85,6 +146,8 @@ export interface NodeOutcome {
   error: { code: string; message: string } | null;
   /** The last lines of the node's log, for failures. */
   log: string[];
+  /** Health checks run after activation. */
+  checks: CheckOutcome[];
 }
 
 export interface ApplyReport {
@@ -112,7 +175,7 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
   const started = now();
   const nodesByName = new Map(context.hive.nodes.map((n) => [n.name, n]));
   const states = new Map<string, NodeOutcome>(
-    plan.nodes.map((n) => [n.name, { name: n.name, result: "skipped", drvPath: null, outPath: null, durationMs: 0, error: null, log: [] }]),
+    plan.nodes.map((n) => [n.name, { name: n.name, result: "skipped", drvPath: null, outPath: null, durationMs: 0, error: null, log: [], checks: [] }]),
   );
   const logs = new Map<string, string[]>(plan.nodes.map((n) => [n.name, []]));
   const log = (node: string | undefined, line: string, source: "nix" | "activation") => {
@@ -125,10 +188,17 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
     }
     context.reporter.emit({ kind: "log", node, source, line });
   };
-  const finish = (name: string, result: NodeResult, error: { code: string; message: string } | null = null, extraLog: string[] = []) => {
+  const finish = (
+    name: string,
+    result: NodeResult,
+    error: { code: string; message: string } | null = null,
+    extraLog: string[] = [],
+    checks: CheckOutcome[] = [],
+  ) => {
     const state = states.get(name)!;
     state.result = result;
     state.error = error;
+    state.checks = checks;
     state.durationMs = now() - started;
     if (result === "failed" || result === "rolled-back") {
       state.log = [...(logs.get(name) ?? []), ...extraLog].filter((l) => l.trim() !== "").slice(-LOG_TAIL);
@@ -174,69 +244,197 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
     return report(plan, states, context.interrupted());
   }
 
-  // 3. Push and activate, node by node, in parallel.
+  // 3. Push and activate, batch by batch; within a batch, node by node in parallel.
   const revision = await readFlakeRevision(plan.flake, context.runner);
   const deployedBy = `${safeUser()}@${hostname()}`;
+  const owner: LockOwner = { holder: deployedBy, pid: process.pid, startedAt: new Date(started).toISOString() };
+  const readyByName = new Map(ready.map((n) => [n.name, n]));
+  const plannedByName = new Map(plan.nodes.map((n) => [n.name, n]));
   const limit = pLimit(plan.parallel);
-  await Promise.all(
-    ready.map((n) =>
-      limit(async () => {
-        if (context.interrupted()) return; // stays skipped
-        const node = nodesByName.get(n.name)!;
-        try {
-          const host = context.hostFor(node);
-          context.reporter.emit({ kind: "phase", node: n.name, phase: "connect" });
-          const before = await host.probe();
-          if (!plan.reactivate && isAlreadyDeployed(plan.goal, before, n.outPath)) {
-            finish(n.name, "unchanged");
-            return;
-          }
-          if (context.interrupted()) return;
-          context.reporter.emit({ kind: "phase", node: n.name, phase: "push" });
-          const onLine = (line: string) => log(n.name, line, "nix");
-          if (n.buildOnTarget) {
-            await host.copyClosure(n.drvPath, { substitute: plan.substitute, derivation: true, onLine });
-            await host.buildOnNode(n.drvPath, onLine);
-          } else {
-            await host.copyClosure(n.outPath, { substitute: plan.substitute, onLine });
-          }
-          if (!goalActivates(plan.goal)) {
-            finish(n.name, "succeeded");
-            return;
-          }
-          if (context.interrupted()) return;
-          context.reporter.emit({ kind: "phase", node: n.name, phase: "activate" });
-          const record: DeploymentRecord = {
-            system: n.outPath,
-            goal: plan.goal,
-            deployedAt: new Date(now()).toISOString(),
-            deployedBy,
-            hiveFile: context.hive.file,
-            flake: plan.flake,
-            flakeRevision: revision.commit,
-            flakeDirty: revision.dirty,
-            hiveVersion: context.hiveVersion,
-          };
-          const activation = await host.activate(n.outPath, plan.goal, record, (line) => log(n.name, line, "activation"));
-          if (activation.exitCode !== 0) {
-            finish(n.name, "failed", activationError(activation.exitCode, activation.output));
-            return;
-          }
-          context.reporter.emit({ kind: "phase", node: n.name, phase: "verify" });
-          const after = await host.probe();
-          const mismatch = verificationProblem(plan.goal, after, n.outPath);
-          if (mismatch !== null) {
-            finish(n.name, "failed", { code: "E_VERIFY", message: mismatch });
-            return;
-          }
-          finish(n.name, "succeeded");
-        } catch (error) {
-          finish(n.name, "failed", describeError(error), errorLog(error));
-        }
+  const failures = () => [...states.values()].filter((s) => isFailure(s.result)).length;
+  let stoppedBy: string | null = null;
+  for (const batch of plan.batches) {
+    if (stoppedBy !== null || context.interrupted()) break;
+    await Promise.all(
+      batch.flatMap((name) => {
+        const n = readyByName.get(name);
+        if (n === undefined) return [];
+        return [
+          limit(async () => {
+            if (context.interrupted()) return; // stays skipped
+            const node = nodesByName.get(name)!;
+            const planned = plannedByName.get(name)!;
+            const deployment: NodeDeployment = { ...n, node, planned };
+            await deployNode(deployment, { plan, context, log, finish, logsFor: (node) => logs.get(node) ?? [], owner, recordBase: { system: "", goal: plan.goal, deployedAt: "", deployedBy, hiveFile: context.hive.file, flake: plan.flake, flakeRevision: revision.commit, flakeDirty: revision.dirty, hiveVersion: context.hiveVersion }, now });
+          }),
+        ];
       }),
-    ),
-  );
+    );
+    if (plan.maxFailures !== null && failures() > plan.maxFailures) {
+      stoppedBy = `${failures()} failed node(s) exceed the maximum of ${plan.maxFailures} failures`;
+    }
+  }
+  if (stoppedBy !== null) {
+    for (const state of states.values()) {
+      if (state.result === "skipped" && state.error === null && readyByName.has(state.name)) {
+        state.error = { code: "E_STOPPED", message: `not started: ${stoppedBy}` };
+        context.reporter.emit({ kind: "node-done", node: state.name, result: "skipped", message: state.error.message, durationMs: 0 });
+      }
+    }
+  }
   return report(plan, states, context.interrupted());
+}
+
+interface NodeDeployment {
+  name: string;
+  drvPath: string;
+  outPath: string;
+  buildOnTarget: boolean;
+  node: Node;
+  planned: PlannedNode;
+}
+
+interface DeployTools {
+  plan: ApplyPlan;
+  context: ApplyContext;
+  log: (node: string | undefined, line: string, source: "nix" | "activation") => void;
+  finish: (name: string, result: NodeResult, error?: { code: string; message: string } | null, extraLog?: string[], checks?: CheckOutcome[]) => void;
+  logsFor: (node: string) => string[];
+  owner: LockOwner;
+  recordBase: DeploymentRecord;
+  now: () => number;
+}
+
+/** One node: lock, ask what it runs, push, activate under supervision, confirm, check, roll back. */
+async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> {
+  const { plan, context, log, finish } = tools;
+  const emitPhase = (phase: Phase) => context.reporter.emit({ kind: "phase", node: n.name, phase });
+  let lock: HeldLock | undefined;
+  try {
+    const host = context.hostFor(n.node);
+    emitPhase("connect");
+    lock = await acquireNodeLock(host, tools.owner, { force: plan.forceUnlock });
+    if (lock.stale !== null) context.reporter.emit({ kind: "warning", message: `${n.name}: took over a stale lock (${lock.stale})` });
+    const before = await host.probe();
+    if (!plan.reactivate && isAlreadyDeployed(plan.goal, before, n.outPath)) {
+      finish(n.name, "unchanged");
+      return;
+    }
+    if (context.interrupted()) return;
+    emitPhase("push");
+    const onLine = (line: string) => log(n.name, line, "nix");
+    if (n.buildOnTarget) {
+      await host.copyClosure(n.drvPath, { substitute: plan.substitute, derivation: true, onLine });
+      await host.buildOnNode(n.drvPath, onLine);
+    } else {
+      await host.copyClosure(n.outPath, { substitute: plan.substitute, onLine });
+    }
+    if (!goalActivates(plan.goal)) {
+      finish(n.name, "succeeded");
+      return;
+    }
+    if (context.interrupted()) return;
+
+    emitPhase("activate");
+    const setsProfile = goalSetsProfile(plan.goal);
+    const record: DeploymentRecord = { ...tools.recordBase, system: n.outPath, deployedAt: new Date(tools.now()).toISOString() };
+    const run = await runSupervisedActivation(
+      host,
+      {
+        profile: n.node.profile,
+        system: n.outPath,
+        goal: plan.goal,
+        profile_action: setsProfile ? { kind: "set" } : { kind: "none" },
+        confirmTimeout: n.planned.confirmTimeout,
+        rollbackOnFailure: n.planned.rollback && plan.goal !== "dry-activate",
+        writeRecord: setsProfile,
+      },
+      `${JSON.stringify(record, null, 2)}\n`,
+      { onLine: (line) => log(n.name, line, "activation") },
+    );
+    const activationFailure = activationError(run.activationExit, logsOf(tools, n.name));
+    switch (run.result) {
+      case "profile-failed":
+        return finish(n.name, "failed", { code: "E_PROFILE", message: `could not set the profile ${n.node.profile}; nothing changed` });
+      case "reverted-failed":
+        return finish(n.name, "rolled-back", { code: activationFailure.code, message: `${activationFailure.message}; returned to ${describePrevious(run)}` });
+      case "failed":
+        return finish(n.name, "failed", {
+          code: activationFailure.code,
+          message: n.planned.rollback && plan.goal !== "dry-activate"
+            ? `${activationFailure.message}; nothing to return to (first deployment), left as is`
+            : activationFailure.message,
+        });
+      case "revert-failed":
+        return finish(n.name, "failed", { code: "E_ROLLBACK_FAILED", message: `${activationFailure.message}; returning to the previous system failed too: the node needs attention` });
+      case "reverted-unconfirmed":
+        return finish(n.name, "rolled-back", { code: "E_UNCONFIRMED", message: `hive's confirmation did not reach the node within ${n.planned.confirmTimeout} s; it returned to ${describePrevious(run)}` });
+      case "unconfirmed":
+      case "lost":
+        return finish(n.name, "failed", { code: run.result === "lost" ? "E_LOST" : "E_UNCONFIRMED", message: run.problem ?? "lost the node during activation" });
+      case "activated":
+      case "confirmed":
+        break;
+    }
+
+    emitPhase("verify");
+    const after = await host.probe();
+    const mismatch = verificationProblem(plan.goal, after, n.outPath);
+    if (mismatch !== null) return finish(n.name, "failed", { code: "E_VERIFY", message: mismatch });
+
+    if ((plan.goal === "switch" || plan.goal === "test") && Object.keys(n.node.healthChecks).length > 0) {
+      emitPhase("check");
+      const checks = await runHealthChecks(n.node.healthChecks, { host, targetHost: n.node.targetHost });
+      const failed = checks.filter((c) => !c.passed);
+      if (failed.length === 0) return finish(n.name, "succeeded", null, [], checks);
+      const what = `health check ${failed.map((c) => c.name).join(", ")} failed: ${failed[0]!.output.split("\n").slice(0, 3).join(" / ")}`;
+      const checkLog = failed.flatMap((c) => [`check ${c.name} (${c.attempts} attempts):`, ...c.output.split("\n")]);
+      if (!n.planned.rollback) return finish(n.name, "failed", { code: "E_HEALTH", message: `${what}; rollback is off, left as is` }, checkLog, checks);
+      if (run.prevSystem === null || (setsProfile && run.prevGeneration === null)) {
+        return finish(n.name, "failed", { code: "E_HEALTH", message: `${what}; nothing to return to (first deployment), left as is` }, checkLog, checks);
+      }
+      emitPhase("rollback");
+      const back = await returnToPrevious(host, n, run, plan.goal, tools);
+      if (back !== null) return finish(n.name, "failed", { code: "E_ROLLBACK_FAILED", message: `${what}; rolling back failed: ${back}` }, checkLog, checks);
+      return finish(n.name, "rolled-back", { code: "E_HEALTH", message: `${what}; returned to ${describePrevious(run)}` }, checkLog, checks);
+    }
+    finish(n.name, "succeeded");
+  } catch (error) {
+    finish(n.name, "failed", describeError(error), errorLog(error));
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** Re-activate what the node ran before (switch: the previous generation; test: the previous system) and verify it. */
+async function returnToPrevious(host: Host, n: NodeDeployment, run: ActivationRun, goal: Goal, tools: DeployTools): Promise<string | null> {
+  const setsProfile = goalSetsProfile(goal);
+  const back = await runSupervisedActivation(
+    host,
+    {
+      profile: n.node.profile,
+      system: run.prevSystem!,
+      goal: goal === "test" ? "test" : "switch",
+      profile_action: setsProfile ? { kind: "switch-generation", generation: run.prevGeneration! } : { kind: "none" },
+      confirmTimeout: 0,
+      rollbackOnFailure: false,
+      writeRecord: false,
+    },
+    `${JSON.stringify({ ...tools.recordBase, system: run.prevSystem, goal: "rollback", deployedAt: new Date(tools.now()).toISOString() })}\n`,
+    { onLine: (line) => tools.log(n.name, line, "activation") },
+  );
+  if (back.result !== "activated") return back.problem ?? `the previous system's activation ended with ${back.result}`;
+  const state = await host.probe();
+  if (state.current !== run.prevSystem) return `the node runs ${state.current ?? "nothing known"}, not ${run.prevSystem}`;
+  return null;
+}
+
+function describePrevious(run: ActivationRun): string {
+  return run.prevGeneration !== null ? `generation ${run.prevGeneration} (${run.prevSystem ?? "?"})` : `the previous system (${run.prevSystem ?? "?"})`;
+}
+
+function logsOf(tools: DeployTools, node: string): string[] {
+  return tools.logsFor(node);
 }
 
 /** Unchanged means the node already is what the goal would make it: asked of the node, not cached. */

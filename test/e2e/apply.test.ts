@@ -95,13 +95,13 @@ describe("hive apply", () => {
       for (const node of ["t2", "t4"]) await setNodeKnobs(fx.flakeDir, node, {});
     });
 
-    it("a cut network, a failing activation and exit code 4 fail only their nodes", async () => {
+    it("without rollback: a cut network, a failing activation and exit code 4 fail only their nodes", async () => {
       await setVersion(fx.flakeDir, "a3");
       await setNodeKnobs(fx.flakeDir, "t2", { failActivation: true });
       await setNodeKnobs(fx.flakeDir, "t4", { unitsFailed: true });
       const before = Object.fromEntries(await Promise.all(["t2", "t3"].map(async (n) => [n, await nodeState(lab, n)] as const)));
       await cutNetwork(lab, "t3");
-      const run = apply(["apply", "--on", "t1,t2,t3,t4"]);
+      const run = apply(["apply", "--on", "t1,t2,t3,t4", "--no-rollback"]);
       expect(run.code).toBe(1);
       expect(run.byName["t1"]!.result).toBe("succeeded");
       expect(await fetchFromNode(lab, "t1")).toEqual({ status: 200, body: "t1 a3" });
@@ -126,12 +126,14 @@ describe("hive apply", () => {
     });
 
     it("shows the failed node's last log lines and a table without --json", async () => {
+      expect(apply(["apply", "--on", "t2"]).code).toBe(0); // something to return to
       await setNodeKnobs(fx.flakeDir, "t2", { failActivation: true, version: "a4-broken" });
       const run = runHive(["-f", fx.hiveFile, "apply", "--on", "t2"]);
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/t2 failed: switch-to-configuration exited 1.*; last lines of its log:/);
+      expect(run.stderr).toMatch(/t2 rolled-back: switch-to-configuration exited 1.*; last lines of its log:/);
+      expect(run.stderr).toContain("(failActivation is set); nothing was changed");
       expect(run.stdout).toMatch(/^NODE\s+GOAL\s+RESULT\s+DURATION\s+SYSTEM/m);
-      expect(run.stdout).toMatch(/^t2\s+switch\s+failed\s+/m);
+      expect(run.stdout).toMatch(/^t2\s+switch\s+rolled-back\s+/m);
     });
   });
 

@@ -25,6 +25,11 @@ export interface ApplyCommandOptions {
   reactivate?: boolean;
   maxJobs?: number;
   acceptNewHostKeys?: boolean;
+  rollback?: boolean;
+  magicRollback?: boolean;
+  batchSize?: string;
+  maxFailures?: number;
+  forceUnlock?: boolean;
 }
 
 export async function runApply(context: CommandContext, goalText: string, options: ApplyCommandOptions): Promise<ExitCode> {
@@ -85,7 +90,15 @@ export function printApplyReport(context: CommandContext, report: ApplyReport, j
       JSON.stringify(
         {
           goal: report.goal,
-          nodes: report.nodes.map((n) => ({ name: n.name, result: n.result, drvPath: n.drvPath, outPath: n.outPath, durationMs: n.durationMs, error: n.error })),
+          nodes: report.nodes.map((n) => ({
+            name: n.name,
+            result: n.result,
+            drvPath: n.drvPath,
+            outPath: n.outPath,
+            durationMs: n.durationMs,
+            error: n.error,
+            checks: n.checks,
+          })),
         },
         null,
         2,
@@ -96,7 +109,7 @@ export function printApplyReport(context: CommandContext, report: ApplyReport, j
   const c = terminal.color;
   for (const node of report.nodes.filter((n) => isFailure(n.result) && n.log.length > 0)) {
     const e = terminal.errColor;
-    terminal.err(`${e.red.bold(`${node.name} failed`)}${node.error ? `: ${node.error.message.split("\n")[0]}` : ""}; last lines of its log:`);
+    terminal.err(`${e.red.bold(`${node.name} ${node.result}`)}${node.error ? `: ${node.error.message.split("\n")[0]}` : ""}; last lines of its log:`);
     for (const line of node.log) terminal.err(`  ${e.dim(line)}`);
   }
   terminal.out(

@@ -1,0 +1,101 @@
+// Drives one supervised activation from the deployer: launch, follow its log, confirm over a new
+// connection, and report what the node finally runs.
+import { randomBytes } from "node:crypto";
+import type { Host } from "../host/host.js";
+import { NodeOperationError } from "../host/host.js";
+import {
+  type SupervisorOptions,
+  type SupervisorPoll,
+  type SupervisorResult,
+  confirmScript,
+  launchScript,
+  parsePoll,
+  pollScript,
+} from "./supervisor.js";
+
+export interface ActivationRun {
+  /** The supervisor's final word, or what hive could establish when it lost the node. */
+  result: SupervisorResult | "unconfirmed" | "lost";
+  activationExit: number | null;
+  prevGeneration: number | null;
+  prevSystem: string | null;
+  newGeneration: number | null;
+  /** Why hive could not confirm or follow the activation, when it could not. */
+  problem?: string;
+  id: string;
+}
+
+export interface ActivationHooks {
+  onLine?: (line: string) => void;
+  pollIntervalMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export function newActivationId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
+}
+
+export async function runSupervisedActivation(
+  host: Host,
+  options: Omit<SupervisorOptions, "id">,
+  recordJson: string,
+  hooks: ActivationHooks = {},
+): Promise<ActivationRun> {
+  const id = newActivationId();
+  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const interval = hooks.pollIntervalMs ?? 250;
+  const launched = await host.runAsRoot(launchScript({ ...options, id }), { stdin: recordJson, timeoutMs: 60_000 });
+  if (launched.exitCode !== 0) {
+    throw new NodeOperationError(`could not start the activation: ${launched.stderr.trim() || `exit ${launched.exitCode}`}`, "E_ACTIVATION_START");
+  }
+  let offset = 0;
+  let last: SupervisorPoll | undefined;
+  let pending = "";
+  const emit = (text: string) => {
+    pending += text;
+    const lines = pending.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) hooks.onLine?.(line);
+  };
+  const run = (p: SupervisorPoll, result: ActivationRun["result"], problem?: string): ActivationRun => ({
+    result,
+    activationExit: p.activationExit,
+    prevGeneration: p.prevGeneration,
+    prevSystem: p.prevSystem,
+    newGeneration: p.newGeneration,
+    id,
+    ...(problem === undefined ? {} : { problem }),
+  });
+  let confirmed = false;
+  for (;;) {
+    let poll: SupervisorPoll;
+    try {
+      const polled = await host.runAsRoot(pollScript(id, offset), { timeoutMs: 30_000 });
+      if (polled.exitCode !== 0) throw new Error(polled.stderr.trim() || `exit ${polled.exitCode}`);
+      poll = parsePoll(polled.stdout);
+    } catch (error) {
+      const p = last ?? parsePoll("");
+      return run(p, "lost", `lost the node during activation (${(error as Error).message}); ` +
+        (options.confirmTimeout > 0 ? `it returns to its previous system by itself ${options.confirmTimeout} s after activation ends unless confirmed` : "its final state is unknown"));
+    }
+    last = poll;
+    if (poll.newLog !== "") emit(poll.newLog);
+    offset = poll.logSize;
+    if (poll.result !== null) {
+      if (pending !== "") emit("\n");
+      return run(poll, poll.result);
+    }
+    if (!confirmed && poll.activationExit === 0 && options.confirmTimeout > 0) {
+      // Confirm over a new connection: proof that the node is reachable on its new system.
+      try {
+        const answer = await host.runAsRootOnNewConnection(confirmScript(id), { timeoutMs: options.confirmTimeout * 1000 });
+        if (answer.exitCode !== 0) return run(poll, "unconfirmed", `the node did not accept the confirmation: ${answer.stdout.trim()}`);
+        confirmed = true;
+        hooks.onLine?.("hive: confirmed over a new connection");
+      } catch (error) {
+        return run(poll, "unconfirmed", `could not confirm over a new connection (${(error as Error).message}); the node returns to its previous system by itself`);
+      }
+    }
+    await sleep(interval);
+  }
+}

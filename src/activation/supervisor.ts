@@ -1,0 +1,231 @@
+// The node-side activation supervisor: activates a system detached from the SSH session, and
+// returns the node to what it ran before when activation fails or hive does not confirm in time.
+//
+// Protocol, all in one directory under /run/hive/activations/ID on the node:
+//   activation-exit  switch-to-configuration's exit code, written when activation ends
+//   decided/         created by exactly one party with mkdir (atomic): hive to confirm, the
+//                    supervisor at the deadline to revert. So an early confirmation is never
+//                    lost (the directory persists) and no revert starts once confirmed.
+//   result           the supervisor's final word (see SupervisorResult)
+//   prev-generation, prev-system   what the node ran before, for hive's own rollback later
+//   log              everything the supervisor and switch-to-configuration printed
+import { quoteShellArg as q } from "../ssh/quote.js";
+import type { Goal } from "../plan/goal.js";
+import { RECORDS_DIR } from "./scripts.js";
+
+export const ACTIVATIONS_DIR = "/run/hive/activations";
+
+/** What the supervisor finally did. */
+export type SupervisorResult =
+  | "activated" // success, no confirmation asked
+  | "confirmed" // success, hive confirmed in time
+  | "reverted-unconfirmed" // success, but no confirmation in time: back on the previous system
+  | "reverted-failed" // activation failed: back on the previous system
+  | "failed" // activation failed, no rollback (disabled, or nothing to return to)
+  | "revert-failed" // returning to the previous system failed too
+  | "profile-failed"; // the profile could not be set; nothing changed
+
+export interface SupervisorOptions {
+  id: string;
+  profile: string;
+  /** The system to activate. */
+  system: string;
+  goal: Goal;
+  /** How the profile comes to name `system`: a new generation, an existing one, or not at all. */
+  profile_action: { kind: "set" } | { kind: "switch-generation"; generation: number } | { kind: "none" };
+  /** Seconds to wait for hive's confirmation after activation ends; 0: do not wait. */
+  confirmTimeout: number;
+  /** Return to the previous system when activation fails. */
+  rollbackOnFailure: boolean;
+  /** Write the deployment record (stdin of the launcher) for a new generation. */
+  writeRecord: boolean;
+}
+
+export function activationDir(id: string): string {
+  return `${ACTIVATIONS_DIR}/${id}`;
+}
+
+/** The supervisor script itself (run detached by `launchScript`). */
+export function supervisorScript(o: SupervisorOptions): string {
+  const setsProfile = o.profile_action.kind !== "none";
+  const revertGoal = o.goal === "boot" ? "boot" : o.goal === "test" ? "test" : "switch";
+  return `#!/bin/sh
+set -u
+trap "" HUP PIPE INT
+dir=${q(activationDir(o.id))}
+profile=${q(o.profile)}
+system=${q(o.system)}
+goal=${q(o.goal)}
+confirm_timeout=${Math.max(0, Math.ceil(o.confirmTimeout))}
+say() { echo "hive: $*"; }
+put() { echo "$2" > "$dir/$1.tmp" && mv -f "$dir/$1.tmp" "$dir/$1"; }
+# Held until this script ends: a new hive run waits while this activation (or its window) lasts.
+exec 8>>/run/hive/activation.lock
+flock 8
+cp "$dir/record.json" /run/hive/activation.json 2>/dev/null
+finish() { put result "$1"; say "result: $1"; exit 0; }
+gen_of() { echo "$1" | sed -n 's/.*-\\([0-9][0-9]*\\)-link$/\\1/p'; }
+
+prev_gen=$(gen_of "$(readlink "$profile" 2>/dev/null)")
+prev_system=$(readlink -f /run/current-system 2>/dev/null || true)
+put prev-generation "$prev_gen"
+put prev-system "$prev_system"
+
+${
+  o.profile_action.kind === "set"
+    ? `nix-env -p "$profile" --set "$system" || finish profile-failed`
+    : o.profile_action.kind === "switch-generation"
+      ? `nix-env -p "$profile" --switch-generation ${o.profile_action.generation} || finish profile-failed`
+      : ""
+}
+${
+  setsProfile
+    ? `new_gen=$(gen_of "$(readlink "$profile")")
+put new-generation "$new_gen"
+say "profile $profile is generation $new_gen"
+${o.writeRecord ? `[ -s "$dir/record.json" ] && mkdir -p ${q(RECORDS_DIR)} && cp "$dir/record.json" ${q(RECORDS_DIR)}/"$(basename "$profile")-$new_gen.json"` : ""}`
+    : ""
+}
+
+# Return to exactly what ran before: the previous generation (profile goals) and system.
+revert() {
+${
+  setsProfile
+    ? `  if [ -n "$prev_gen" ]; then
+    nix-env -p "$profile" --switch-generation "$prev_gen" || return 1
+  else
+    say "no previous generation of $profile to return to"
+    return 2
+  fi`
+    : `  :`
+}
+  if [ -n "$prev_system" ] && [ -x "$prev_system/bin/switch-to-configuration" ]; then
+    ${o.goal === "boot" ? `"$(readlink -f "$profile")/bin/switch-to-configuration" boot` : `"$prev_system/bin/switch-to-configuration" ${revertGoal}`} 8>&- || return 1
+  else
+    say "no previous system to return to"
+    return 2
+  fi
+}
+
+# 8>&-: services started by activation must not inherit (and so hold) the activation lock.
+"$system/bin/switch-to-configuration" "$goal" 8>&-
+rc=$?
+put activation-exit "$rc"
+say "switch-to-configuration $goal exited $rc"
+
+if [ "$rc" -ne 0 ]; then
+  if ${o.rollbackOnFailure ? "true" : "false"}; then
+    revert; r=$?
+    if [ "$r" -eq 0 ]; then finish reverted-failed; fi
+    if [ "$r" -eq 2 ]; then finish failed; fi
+    finish revert-failed
+  fi
+${
+  setsProfile
+    ? `  # No rollback: keep the profile naming what the node runs.
+  running=$(readlink -f /run/current-system 2>/dev/null || true)
+  if [ "$goal" = boot ] || [ "$running" != "$system" ]; then
+    if [ -n "$prev_gen" ]; then nix-env -p "$profile" --switch-generation "$prev_gen"; else rm -f "$profile"; fi
+  fi`
+    : ""
+}
+  finish failed
+fi
+
+if [ "$confirm_timeout" -eq 0 ]; then finish activated; fi
+
+say "waiting up to $confirm_timeout s for hive to confirm"
+deadline=$(( $(date +%s) + confirm_timeout ))
+while [ "$(date +%s)" -lt "$deadline" ] && [ ! -d "$dir/decided" ]; do sleep 0.2; done
+if mkdir "$dir/decided" 2>/dev/null; then
+  say "no confirmation within $confirm_timeout s: returning to the previous system"
+  revert; r=$?
+  if [ "$r" -eq 0 ]; then finish reverted-unconfirmed; fi
+  finish revert-failed
+fi
+finish confirmed
+`;
+}
+
+/**
+ * Writes the supervisor and the record (stdin) into the activation directory and starts it
+ * detached: a transient systemd unit where PID 1 is systemd, else a new session (setsid).
+ */
+export function launchScript(o: SupervisorOptions): string {
+  const dir = activationDir(o.id);
+  const script = supervisorScript(o);
+  return `set -e
+dir=${q(dir)}
+mkdir -p ${q(ACTIVATIONS_DIR)}
+mkdir -m 0700 "$dir"
+cat > "$dir/record.json"
+cat > "$dir/run.sh" <<'HIVE_SUPERVISOR_EOF'
+${script}HIVE_SUPERVISOR_EOF
+: > "$dir/log"
+if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
+  systemd-run --unit=${q(`hive-activation-${o.id}`)} --collect --quiet /bin/sh -c 'exec /bin/sh "$0/run.sh" >> "$0/log" 2>&1 < /dev/null' "$dir"
+else
+  setsid /bin/sh "$dir/run.sh" >> "$dir/log" 2>&1 < /dev/null &
+fi
+echo started
+`;
+}
+
+/** One poll: the files hive needs, and the log from a byte offset. */
+export function pollScript(id: string, logOffset: number): string {
+  const dir = q(activationDir(id));
+  return `cd ${dir} || exit 3
+echo "activation-exit=$(cat activation-exit 2>/dev/null)"
+echo "result=$(cat result 2>/dev/null)"
+echo "prev-generation=$(cat prev-generation 2>/dev/null)"
+echo "prev-system=$(cat prev-system 2>/dev/null)"
+echo "new-generation=$(cat new-generation 2>/dev/null)"
+echo "log-size=$(wc -c < log)"
+echo "--"
+tail -c +${logOffset + 1} log`;
+}
+
+export interface SupervisorPoll {
+  activationExit: number | null;
+  result: SupervisorResult | null;
+  prevGeneration: number | null;
+  prevSystem: string | null;
+  newGeneration: number | null;
+  logSize: number;
+  newLog: string;
+}
+
+export function parsePoll(stdout: string): SupervisorPoll {
+  const split = stdout.indexOf("\n--\n");
+  const head = split === -1 ? stdout : stdout.slice(0, split);
+  const newLog = split === -1 ? "" : stdout.slice(split + 4);
+  const values = new Map(
+    head.split("\n").flatMap((line) => {
+      const eq = line.indexOf("=");
+      return eq > 0 ? [[line.slice(0, eq), line.slice(eq + 1).trim()] as const] : [];
+    }),
+  );
+  const num = (key: string) => {
+    const v = values.get(key);
+    return v === undefined || v === "" || !/^\d+$/.test(v) ? null : Number(v);
+  };
+  const text = (key: string) => {
+    const v = values.get(key);
+    return v === undefined || v === "" ? null : v;
+  };
+  return {
+    activationExit: num("activation-exit"),
+    result: text("result") as SupervisorResult | null,
+    prevGeneration: num("prev-generation"),
+    prevSystem: text("prev-system"),
+    newGeneration: num("new-generation"),
+    logSize: num("log-size") ?? 0,
+    newLog,
+  };
+}
+
+/** Claims the decision for hive: exit 0 means confirmed; otherwise the supervisor already decided. */
+export function confirmScript(id: string): string {
+  const dir = q(activationDir(id));
+  return `if mkdir ${dir}/decided 2>/dev/null; then echo confirmed; else echo "too late: $(cat ${dir}/result 2>/dev/null || echo reverting)"; exit 3; fi`;
+}
