@@ -1,4 +1,5 @@
 // Renders `hive exec`: `node | line` as output arrives, groups of identical results, and a summary line.
+import { StringDecoder } from "node:string_decoder";
 import type { ChalkInstance } from "chalk";
 import type { ExecEvent, ExecNodeResult, ExecReport } from "../fleet/exec.js";
 import { type ExecGroup, describeStatus, foldNodeNames, groupExecResults } from "../fleet/group.js";
@@ -34,7 +35,17 @@ export function createExecStreamRenderer(options: StreamRendererOptions): { onEv
   const outPalette = nodePalette(options.color);
   const errPalette = nodePalette(options.errColor);
   const index = new Map(options.nodeNames.map((name, i) => [name, i]));
-  const pending = new Map<string, { stdout: string; stderr: string }>();
+  // Per node and stream: the decoder (a character may be split across chunks) and the unfinished line.
+  type Pending = Record<"stdout" | "stderr", { decoder: StringDecoder; line: string }>;
+  const pending = new Map<string, Pending>();
+  const pendingOf = (node: string): Pending => {
+    let p = pending.get(node);
+    if (!p) {
+      p = { stdout: { decoder: new StringDecoder("utf8"), line: "" }, stderr: { decoder: new StringDecoder("utf8"), line: "" } };
+      pending.set(node, p);
+    }
+    return p;
+  };
   const prefix = (node: string, stream: "stdout" | "stderr") => {
     const i = index.get(node) ?? 0;
     const paint = (stream === "stdout" ? outPalette : errPalette)[i % outPalette.length]!;
@@ -48,21 +59,22 @@ export function createExecStreamRenderer(options: StreamRendererOptions): { onEv
     onEvent(event) {
       switch (event.kind) {
         case "started":
-          pending.set(event.node, { stdout: "", stderr: "" });
+          pendingOf(event.node);
           break;
         case "output": {
-          const buffers = pending.get(event.node) ?? { stdout: "", stderr: "" };
-          pending.set(event.node, buffers);
-          const lines = (buffers[event.stream] + event.chunk.toString("utf8")).split("\n");
-          buffers[event.stream] = lines.pop() ?? "";
+          const stream = pendingOf(event.node)[event.stream];
+          const lines = (stream.line + stream.decoder.write(event.chunk)).split("\n");
+          stream.line = lines.pop() ?? "";
           for (const line of lines) write(event.node, event.stream, line);
           break;
         }
         case "finished": {
-          const buffers = pending.get(event.node);
+          const streams = pending.get(event.node);
           pending.delete(event.node);
-          if (buffers?.stdout) write(event.node, "stdout", buffers.stdout);
-          if (buffers?.stderr) write(event.node, "stderr", buffers.stderr);
+          for (const name of ["stdout", "stderr"] as const) {
+            const rest = streams ? streams[name].line + streams[name].decoder.end() : "";
+            if (rest !== "") write(event.node, name, rest);
+          }
           const status = describeStatus(event.result);
           if (status !== "") options.err(`${prefix(event.node, "stderr")}${options.errColor.red(`[${status}]`)}`);
           break;
