@@ -13,7 +13,7 @@ export const VERDICTS = ["in-sync", "drift", "unknown"] as const;
 /** in-sync: runs and will boot what hive.ts wants; drift: it does not; unknown: unreachable, or hive.ts did not evaluate. */
 export type Verdict = (typeof VERDICTS)[number];
 
-/** Result of a node's health checks; src/health fills it in once checks exist. */
+/** Result of a node's health checks (hive.ts healthChecks); null for a node without any. */
 export interface NodeHealth {
   healthy: boolean;
   checks: { name: string; passed: boolean; message: string | null }[];
@@ -43,7 +43,7 @@ export interface NodeStatus {
   uptimeSeconds: number | null;
   /** Failed systemd units; null where systemd does not run. */
   failedUnits: string[] | null;
-  /** Null until health checks exist for the node. */
+  /** Null when the node has no health checks. */
   health: NodeHealth | null;
   /** Booted kernel, initrd or modules differ from the running system's; null without /run/booted-system. */
   needsReboot: boolean | null;
@@ -75,7 +75,7 @@ export interface StatusContext {
   hive: Hive;
   runner: ProcessRunner;
   connect: ConnectNode;
-  /** Health checks per node; absent until src/health provides them (health stays null). */
+  /** Health checks per node (status-health.ts runs hive.ts's); without it health stays null. */
   checkHealth?: CheckNodeHealth;
   env?: Record<string, string | undefined>;
   signal?: AbortSignal;

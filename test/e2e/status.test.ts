@@ -1,9 +1,10 @@
 // End-to-end: hive status on the lab: in sync after apply, drift when hive.ts's data changes, unreachable when cut.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cutNetwork, execOnNode, restoreNetwork, setVersion, type Lab } from "../lab/lab.js";
+import { cutNetwork, execOnNode, killService, restoreNetwork, setVersion, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
 import { runHive } from "../cli/run-hive.js";
-import { type HiveFixture, makeHiveFixture, nodeState } from "./hive-fixture.js";
+import { type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
+import { join } from "node:path";
 
 const getLab = useLab();
 let lab: Lab;
@@ -124,6 +125,39 @@ describe("hive status", () => {
     const generations = history.nodes[0]!.generations;
     expect(generations.find((g) => g.current)!.number).toBe(before.generation);
     expect(generations.find((g) => g.profile)!.number).toBe(before.generation! - 1);
+  });
+
+  it("runs hive.ts's health checks once: a node whose service died is unhealthy, and status exits 1", async () => {
+    const file = join(fx.dir, "health.hive.ts");
+    const web = { healthChecks: { web: { http: { port: 80, path: "/health" }, timeout: 2 } } };
+    writeHive(file, lab, fx.flakeDir, [{ name: "t1", extra: web }, { name: "t2", extra: web }, { name: "t4" }]);
+    const apply = runHive(["-f", file, "apply", "--on", "t1,t2"]);
+    expect(apply.code, apply.stderr).toBe(0);
+    const healthy = runHive(["-f", file, "status", "--on", "t1,t2", "--json"]);
+    expect(healthy.code, healthy.stdout).toBe(0);
+    expect(JSON.parse(healthy.stdout).nodes.map((n: JsonStatus) => n.health)).toEqual([
+      { healthy: true, checks: [{ name: "web", passed: true, message: null }] },
+      { healthy: true, checks: [{ name: "web", passed: true, message: null }] },
+    ]);
+
+    await killService(lab, "t2");
+    try {
+      const started = Date.now();
+      const run = runHive(["-f", file, "status", "--json"]);
+      expect(run.code).toBe(1);
+      const [t1, t2, t4] = JSON.parse(run.stdout).nodes as JsonStatus[];
+      expect(t1!.health).toMatchObject({ healthy: true });
+      expect(t2).toMatchObject({ verdict: "in-sync", health: { healthy: false, checks: [{ name: "web", passed: false }] } });
+      expect((t2!.health as { checks: { message: string }[] }).checks[0]!.message).toMatch(/GET http:\/\/10\.\d+\.\d+\.\d+:80\/health: ECONNREFUSED/);
+      expect(t4!.health).toBeNull();
+      // One attempt, not retries until the check's deadline.
+      expect(Date.now() - started).toBeLessThan(8000);
+      const text = runHive(["-f", file, "status", "--on", "t1,t2"]);
+      expect(text.stdout).toMatch(/^t2\s.*\sfailing: web\s/m);
+      expect(text.stdout.trimEnd().split("\n").at(-1)).toBe("2/2 nodes in sync (100%); unhealthy: t2");
+    } finally {
+      await execOnNode(lab, "t2", "/run/current-system/bin/switch-to-configuration test");
+    }
   });
 
   it("says unknown, not drift, when hive.ts does not evaluate for a node", async () => {

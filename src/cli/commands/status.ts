@@ -2,6 +2,7 @@
 import { setMaxListeners } from "node:events";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { collectStatus, isNodeOk } from "../../fleet/status.js";
+import { healthFromChecks } from "../../fleet/status-health.js";
 import { execaRunner } from "../../nix/runner.js";
 import { renderStatusTable, summarizeStatus } from "../../report/render-status.js";
 import { SshPool } from "../../ssh/pool.js";
@@ -33,7 +34,7 @@ export async function runStatus(context: CommandContext, options: StatusCommandO
       runner: execaRunner,
       connect: (node) => pool.connect(resolveSshTarget(node, sshConfig)),
       signal: abort.signal,
-      // Health checks plug in here (checkHealth) once src/health exists; until then health stays null.
+      checkHealth: healthFromChecks(abort.signal),
     });
   } finally {
     process.off("SIGINT", onSigint);
