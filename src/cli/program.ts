@@ -132,6 +132,53 @@ Examples:
     });
 
   program
+    .command("rollback")
+    .description("switch nodes back to their previous (or a given) generation, with health checks")
+    .addOption(selection())
+    .option("--to <generation>", "the generation to return to (default: the one before the current)", parseCount)
+    .option("--json", "print { goal: \"rollback\", nodes: [...] } as JSON on stdout")
+    .option("-p, --parallel <n>", "nodes rolled back at once (default meta.parallel)", parseCount)
+    .option("--no-rollback", "do not return to the current generation when the old one fails its checks")
+    .option("--no-magic-rollback", "do not make nodes wait for hive's confirmation")
+    .option("--force-unlock", "break a node lock held by another hive run")
+    .option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ hive rollback --on web-1            back to the generation before the current one
+  $ hive rollback --on web-1 --to 41    back to generation 41 (see \`hive history --on web-1\`)
+${SELECTOR_HELP}
+${EXIT_HELP}`,
+    )
+    .action(async (options) => {
+      const { runRollback } = await import("./commands/rollback.js");
+      hooks.setExitCode(await runRollback(context(), options));
+    });
+
+  program
+    .command("check")
+    .description("run the selected nodes' health checks now, without deploying")
+    .addOption(selection())
+    .option("--json", "print { nodes: [{ name, healthy, checks: [...] }] } as JSON on stdout")
+    .option("-p, --parallel <n>", "nodes checked at once (default 50)", parseCount)
+    .addHelpText(
+      "after",
+      `
+Exit code 1 when any check fails: made for cron jobs and agents.
+
+Examples:
+  $ hive check                          every node's checks
+  $ hive check --on @ai --json          { nodes: [{ name, healthy, checks: [{ name, passed, latencyMs, output }] }] }
+${SELECTOR_HELP}
+${EXIT_HELP}`,
+    )
+    .action(async (options) => {
+      const { runCheck } = await import("./commands/check.js");
+      hooks.setExitCode(await runCheck(context(), options));
+    });
+
+  program
     .command("upload-keys")
     .description("upload the selected nodes' keys (secrets) now, and remove keys hive.ts no longer has")
     .addOption(selection())

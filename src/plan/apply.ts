@@ -5,17 +5,19 @@ import type { Hive, Node } from "../config/normalize.js";
 import { UsageError } from "../errors.js";
 import { type HeldLock, type LockOwner, acquireNodeLock } from "../activation/lock.js";
 import { type ActivationRun, runSupervisedActivation } from "../activation/run-activation.js";
+import type { SupervisorOptions } from "../activation/supervisor.js";
 import { parseFailedUnits } from "../activation/scripts.js";
 import { type CheckOutcome, runHealthChecks } from "../health/checks.js";
 import type { DeploymentRecord, Host } from "../host/host.js";
 import { buildSystems } from "../nix/build.js";
 import { DEFAULT_EVAL_NODE_LIMIT, evaluateSystems } from "../nix/eval.js";
 import { readFlakeRevision } from "../nix/flake-revision.js";
-import type { ProcessRunner } from "../nix/runner.js";
+import type { ByteRunner, ProcessRunner } from "../nix/runner.js";
+import { type PreparedKeys, prepareKeys, removeStaleKeys, uploadKeys, wipePreparedKeys } from "../keys/index.js";
 import type { Phase, Reporter } from "../report/events.js";
 import { type NodeResult, isFailure } from "../report/results.js";
 import { selectNodes } from "../selection/selector.js";
-import { type Goal, goalActivates, goalSetsProfile } from "./goal.js";
+import { type Goal, goalActivates, goalSetsProfile, goalUploadsKeys } from "./goal.js";
 
 export interface ApplyOptions {
   goal: Goal;
@@ -38,6 +40,8 @@ export interface ApplyOptions {
   batchSize?: number | string;
   maxFailures?: number;
   forceUnlock?: boolean;
+  /** false: leave keys alone (--no-keys). */
+  keys?: boolean;
 }
 
 export interface PlannedNode {
@@ -67,6 +71,8 @@ export interface ApplyPlan {
   /** Failed nodes tolerated before no new batch starts; null: unlimited. */
   maxFailures: number | null;
   forceUnlock: boolean;
+  /** Upload keys around activation (goals switch, boot, test), and remove keys hive.ts dropped. */
+  uploadKeys: boolean;
 }
 
 export function planApply(hive: Hive, options: ApplyOptions): ApplyPlan {
@@ -100,6 +106,7 @@ export function planApply(hive: Hive, options: ApplyOptions): ApplyPlan {
     batches,
     maxFailures,
     forceUnlock: options.forceUnlock === true,
+    uploadKeys: options.keys !== false && goalUploadsKeys(options.goal),
     parallel: positive(options.parallel, "--parallel") ?? hive.meta.parallel,
     evalNodeLimit: positive(options.evalNodeLimit, "--eval-node-limit") ?? DEFAULT_EVAL_NODE_LIMIT,
     showTrace: options.showTrace ?? false,
@@ -151,14 +158,14 @@ export interface NodeOutcome {
 }
 
 export interface ApplyReport {
-  goal: Goal;
+  goal: Goal | "rollback";
   nodes: NodeOutcome[];
   interrupted: boolean;
 }
 
 export interface ApplyContext {
   hive: Hive;
-  runner: ProcessRunner;
+  runner: ProcessRunner & ByteRunner;
   hostFor: (node: Node) => Host;
   reporter: Reporter;
   /** True once the operator asked to stop (first Ctrl-C): start nothing new. */
@@ -170,14 +177,13 @@ export interface ApplyContext {
 
 const LOG_TAIL = 20;
 
-export async function executeApply(plan: ApplyPlan, context: ApplyContext): Promise<ApplyReport> {
-  const now = context.now ?? Date.now;
+/** Per-node outcomes and logs while a command runs; `finish` records a node's result once. */
+export function trackOutcomes(names: readonly string[], reporter: Reporter, now: () => number) {
   const started = now();
-  const nodesByName = new Map(context.hive.nodes.map((n) => [n.name, n]));
   const states = new Map<string, NodeOutcome>(
-    plan.nodes.map((n) => [n.name, { name: n.name, result: "skipped", drvPath: null, outPath: null, durationMs: 0, error: null, log: [], checks: [] }]),
+    names.map((name) => [name, { name, result: "skipped", drvPath: null, outPath: null, durationMs: 0, error: null, log: [], checks: [] }]),
   );
-  const logs = new Map<string, string[]>(plan.nodes.map((n) => [n.name, []]));
+  const logs = new Map<string, string[]>(names.map((name) => [name, []]));
   const log = (node: string | undefined, line: string, source: "nix" | "activation") => {
     if (node !== undefined) {
       const lines = logs.get(node);
@@ -186,7 +192,7 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
         if (lines.length > 200) lines.splice(0, lines.length - 200);
       }
     }
-    context.reporter.emit({ kind: "log", node, source, line });
+    reporter.emit({ kind: "log", node, source, line });
   };
   const finish = (
     name: string,
@@ -203,8 +209,16 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
     if (result === "failed" || result === "rolled-back") {
       state.log = [...(logs.get(name) ?? []), ...extraLog].filter((l) => l.trim() !== "").slice(-LOG_TAIL);
     }
-    context.reporter.emit({ kind: "node-done", node: name, result, message: error?.message, durationMs: state.durationMs });
+    reporter.emit({ kind: "node-done", node: name, result, message: error?.message, durationMs: state.durationMs });
   };
+  return { states, logs, log, finish };
+}
+
+export async function executeApply(plan: ApplyPlan, context: ApplyContext): Promise<ApplyReport> {
+  const now = context.now ?? Date.now;
+  const started = now();
+  const nodesByName = new Map(context.hive.nodes.map((n) => [n.name, n]));
+  const { states, log, finish, logs } = trackOutcomes(plan.nodes.map((n) => n.name), context.reporter, now);
 
   // 1. Evaluate, in chunks.
   for (const n of plan.nodes) context.reporter.emit({ kind: "phase", node: n.name, phase: "eval" });
@@ -310,14 +324,25 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
   const { plan, context, log, finish } = tools;
   const emitPhase = (phase: Phase) => context.reporter.emit({ kind: "phase", node: n.name, phase });
   let lock: HeldLock | undefined;
+  let prepared: PreparedKeys | null = null;
   try {
+    // Every key source is read before anything on the node changes: one that fails fails the node untouched.
+    prepared = plan.uploadKeys ? await prepareKeys(n.node, context.runner, { cwd: context.hive.dir, env: context.env }) : null;
     const host = context.hostFor(n.node);
     emitPhase("connect");
     lock = await acquireNodeLock(host, tools.owner, { force: plan.forceUnlock });
     if (lock.stale !== null) context.reporter.emit({ kind: "warning", message: `${n.name}: took over a stale lock (${lock.stale})` });
     const before = await host.probe();
     if (!plan.reactivate && isAlreadyDeployed(plan.goal, before, n.outPath)) {
-      finish(n.name, "unchanged");
+      // The system is in place; its keys may not be (changed in hive.ts, or lost to a reboot).
+      let changed = false;
+      if (prepared !== null) {
+        emitPhase("keys");
+        const uploaded = await uploadKeys(host, prepared, "all");
+        const removed = await removeStaleKeys(host, n.node);
+        changed = uploaded.some((k) => k.outcome !== "unchanged") || removed.length > 0;
+      }
+      finish(n.name, changed ? "succeeded" : "unchanged");
       return;
     }
     if (context.interrupted()) return;
@@ -334,81 +359,133 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
       return;
     }
     if (context.interrupted()) return;
-
-    emitPhase("activate");
-    const setsProfile = goalSetsProfile(plan.goal);
-    const record: DeploymentRecord = { ...tools.recordBase, system: n.outPath, deployedAt: new Date(tools.now()).toISOString() };
-    const run = await runSupervisedActivation(
+    if (prepared !== null) {
+      emitPhase("keys");
+      await uploadKeys(host, prepared, "pre-activation");
+    }
+    const keysAfterActivation = prepared;
+    await activateAndCheck(
       host,
       {
-        profile: n.node.profile,
+        name: n.name,
+        node: n.node,
+        rollback: n.planned.rollback,
+        confirmTimeout: n.planned.confirmTimeout,
         system: n.outPath,
         goal: plan.goal,
-        profile_action: setsProfile ? { kind: "set" } : { kind: "none" },
-        confirmTimeout: n.planned.confirmTimeout,
-        rollbackOnFailure: n.planned.rollback && plan.goal !== "dry-activate",
-        writeRecord: setsProfile,
+        profileAction: goalSetsProfile(plan.goal) ? { kind: "set" } : { kind: "none" },
+        afterActivation:
+          keysAfterActivation === null
+            ? undefined
+            : async () => {
+                emitPhase("keys");
+                await uploadKeys(host, keysAfterActivation, "post-activation");
+                await removeStaleKeys(host, n.node);
+              },
       },
-      `${JSON.stringify(record, null, 2)}\n`,
-      { onLine: (line) => log(n.name, line, "activation") },
+      tools,
     );
-    const activationFailure = activationError(run.activationExit, logsOf(tools, n.name));
-    switch (run.result) {
-      case "profile-failed":
-        return finish(n.name, "failed", { code: "E_PROFILE", message: `could not set the profile ${n.node.profile}; nothing changed` });
-      case "reverted-failed":
-        return finish(n.name, "rolled-back", { code: activationFailure.code, message: `${activationFailure.message}; returned to ${describePrevious(run)}` });
-      case "failed":
-        return finish(n.name, "failed", {
-          code: activationFailure.code,
-          message: n.planned.rollback && plan.goal !== "dry-activate"
-            ? `${activationFailure.message}; nothing to return to (first deployment), left as is`
-            : activationFailure.message,
-        });
-      case "revert-failed":
-        return finish(n.name, "failed", { code: "E_ROLLBACK_FAILED", message: `${activationFailure.message}; returning to the previous system failed too: the node needs attention` });
-      case "reverted-unconfirmed":
-        return finish(n.name, "rolled-back", { code: "E_UNCONFIRMED", message: `hive's confirmation did not reach the node within ${n.planned.confirmTimeout} s; it returned to ${describePrevious(run)}` });
-      case "unconfirmed":
-      case "lost":
-        return finish(n.name, "failed", { code: run.result === "lost" ? "E_LOST" : "E_UNCONFIRMED", message: run.problem ?? "lost the node during activation" });
-      case "activated":
-      case "confirmed":
-        break;
-    }
-
-    emitPhase("verify");
-    const after = await host.probe();
-    const mismatch = verificationProblem(plan.goal, after, n.outPath);
-    if (mismatch !== null) return finish(n.name, "failed", { code: "E_VERIFY", message: mismatch });
-
-    if ((plan.goal === "switch" || plan.goal === "test") && Object.keys(n.node.healthChecks).length > 0) {
-      emitPhase("check");
-      const checks = await runHealthChecks(n.node.healthChecks, { host, targetHost: n.node.targetHost });
-      const failed = checks.filter((c) => !c.passed);
-      if (failed.length === 0) return finish(n.name, "succeeded", null, [], checks);
-      const what = `health check ${failed.map((c) => c.name).join(", ")} failed: ${failed[0]!.output.split("\n").slice(0, 3).join(" / ")}`;
-      const checkLog = failed.flatMap((c) => [`check ${c.name} (${c.attempts} attempts):`, ...c.output.split("\n")]);
-      if (!n.planned.rollback) return finish(n.name, "failed", { code: "E_HEALTH", message: `${what}; rollback is off, left as is` }, checkLog, checks);
-      if (run.prevSystem === null || (setsProfile && run.prevGeneration === null)) {
-        return finish(n.name, "failed", { code: "E_HEALTH", message: `${what}; nothing to return to (first deployment), left as is` }, checkLog, checks);
-      }
-      emitPhase("rollback");
-      const back = await returnToPrevious(host, n, run, plan.goal, tools);
-      if (back !== null) return finish(n.name, "failed", { code: "E_ROLLBACK_FAILED", message: `${what}; rolling back failed: ${back}` }, checkLog, checks);
-      return finish(n.name, "rolled-back", { code: "E_HEALTH", message: `${what}; returned to ${describePrevious(run)}` }, checkLog, checks);
-    }
-    finish(n.name, "succeeded");
   } catch (error) {
     finish(n.name, "failed", describeError(error), errorLog(error));
   } finally {
+    if (prepared !== null) wipePreparedKeys(prepared);
     await lock?.release();
   }
 }
 
+export interface ActivationUnit {
+  name: string;
+  node: Node;
+  rollback: boolean;
+  /** Seconds the node waits for confirmation; 0: none. */
+  confirmTimeout: number;
+  system: string;
+  goal: Goal;
+  profileAction: SupervisorOptions["profile_action"];
+  /** Runs once the node verifiably runs the new system, before health checks (post-activation keys). */
+  afterActivation?: () => Promise<void>;
+}
+
+type ActivationTools = Pick<DeployTools, "context" | "log" | "finish" | "logsFor" | "recordBase" | "now">;
+
+/**
+ * Activate `unit.system` under supervision, confirm, verify, run health checks, and return the
+ * node to what it ran before when any of that fails (unless rollback is off). Reports via finish.
+ */
+export async function activateAndCheck(host: Host, unit: ActivationUnit, tools: ActivationTools): Promise<void> {
+  const { context, log, finish } = tools;
+  const emitPhase = (phase: Phase) => context.reporter.emit({ kind: "phase", node: unit.name, phase });
+  emitPhase("activate");
+  const setsProfile = unit.profileAction.kind !== "none";
+  const record: DeploymentRecord = { ...tools.recordBase, system: unit.system, deployedAt: new Date(tools.now()).toISOString() };
+  const run = await runSupervisedActivation(
+    host,
+    {
+      profile: unit.node.profile,
+      system: unit.system,
+      goal: unit.goal,
+      profile_action: unit.profileAction,
+      confirmTimeout: unit.confirmTimeout,
+      rollbackOnFailure: unit.rollback && unit.goal !== "dry-activate",
+      writeRecord: unit.profileAction.kind === "set",
+    },
+    `${JSON.stringify(record, null, 2)}\n`,
+    { onLine: (line) => log(unit.name, line, "activation") },
+  );
+  const activationFailure = activationError(run.activationExit, logsOf(tools, unit.name));
+  switch (run.result) {
+    case "profile-failed":
+      return finish(unit.name, "failed", { code: "E_PROFILE", message: `could not set the profile ${unit.node.profile}; nothing changed` });
+    case "reverted-failed":
+      return finish(unit.name, "rolled-back", { code: activationFailure.code, message: `${activationFailure.message}; returned to ${describePrevious(run)}` });
+    case "failed":
+      return finish(unit.name, "failed", {
+        code: activationFailure.code,
+        message: unit.rollback && unit.goal !== "dry-activate"
+          ? `${activationFailure.message}; nothing to return to (first deployment), left as is`
+          : activationFailure.message,
+      });
+    case "revert-failed":
+      return finish(unit.name, "failed", { code: "E_ROLLBACK_FAILED", message: `${activationFailure.message}; returning to the previous system failed too: the node needs attention` });
+    case "reverted-unconfirmed":
+      return finish(unit.name, "rolled-back", { code: "E_UNCONFIRMED", message: `hive's confirmation did not reach the node within ${unit.confirmTimeout} s; it returned to ${describePrevious(run)}` });
+    case "unconfirmed":
+    case "lost":
+      return finish(unit.name, "failed", { code: run.result === "lost" ? "E_LOST" : "E_UNCONFIRMED", message: run.problem ?? "lost the node during activation" });
+    case "activated":
+    case "confirmed":
+      break;
+  }
+
+  emitPhase("verify");
+  const after = await host.probe();
+  const mismatch = verificationProblem(unit.goal, after, unit.system);
+  if (mismatch !== null) return finish(unit.name, "failed", { code: "E_VERIFY", message: mismatch });
+  await unit.afterActivation?.();
+
+  if ((unit.goal === "switch" || unit.goal === "test") && Object.keys(unit.node.healthChecks).length > 0) {
+    emitPhase("check");
+    const checks = await runHealthChecks(unit.node.healthChecks, { host, targetHost: unit.node.targetHost });
+    const failed = checks.filter((c) => !c.passed);
+    if (failed.length === 0) return finish(unit.name, "succeeded", null, [], checks);
+    const what = `health check ${failed.map((c) => c.name).join(", ")} failed: ${failed[0]!.output.split("\n").slice(0, 3).join(" / ")}`;
+    const checkLog = failed.flatMap((c) => [`check ${c.name} (${c.attempts} attempts):`, ...c.output.split("\n")]);
+    if (!unit.rollback) return finish(unit.name, "failed", { code: "E_HEALTH", message: `${what}; rollback is off, left as is` }, checkLog, checks);
+    if (run.prevSystem === null || (setsProfile && run.prevGeneration === null)) {
+      return finish(unit.name, "failed", { code: "E_HEALTH", message: `${what}; nothing to return to (first deployment), left as is` }, checkLog, checks);
+    }
+    emitPhase("rollback");
+    const back = await returnToPrevious(host, unit, run, tools);
+    if (back !== null) return finish(unit.name, "failed", { code: "E_ROLLBACK_FAILED", message: `${what}; rolling back failed: ${back}` }, checkLog, checks);
+    return finish(unit.name, "rolled-back", { code: "E_HEALTH", message: `${what}; returned to ${describePrevious(run)}` }, checkLog, checks);
+  }
+  finish(unit.name, "succeeded");
+}
+
 /** Re-activate what the node ran before (switch: the previous generation; test: the previous system) and verify it. */
-async function returnToPrevious(host: Host, n: NodeDeployment, run: ActivationRun, goal: Goal, tools: DeployTools): Promise<string | null> {
-  const setsProfile = goalSetsProfile(goal);
+async function returnToPrevious(host: Host, n: ActivationUnit, run: ActivationRun, tools: ActivationTools): Promise<string | null> {
+  const goal = n.goal;
+  const setsProfile = n.profileAction.kind !== "none";
   const back = await runSupervisedActivation(
     host,
     {
@@ -433,7 +510,7 @@ function describePrevious(run: ActivationRun): string {
   return run.prevGeneration !== null ? `generation ${run.prevGeneration} (${run.prevSystem ?? "?"})` : `the previous system (${run.prevSystem ?? "?"})`;
 }
 
-function logsOf(tools: DeployTools, node: string): string[] {
+function logsOf(tools: ActivationTools, node: string): string[] {
   return tools.logsFor(node);
 }
 

@@ -1,7 +1,7 @@
 // The typed events the core emits while it works; renderers (live, plain, JSON) consume them.
 import type { NodeResult } from "./results.js";
 
-export type Phase = "eval" | "build" | "connect" | "push" | "activate" | "verify" | "check" | "rollback";
+export type Phase = "eval" | "build" | "connect" | "push" | "activate" | "verify" | "keys" | "check" | "rollback";
 
 export type HiveEvent =
   | { kind: "phase"; node: string; phase: Phase }

@@ -2,7 +2,8 @@
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { SshHost } from "../../host/ssh-host.js";
 import { execaRunner } from "../../nix/runner.js";
-import { type ApplyReport, executeApply, planApply } from "../../plan/apply.js";
+import type { Hive } from "../../config/normalize.js";
+import { type ApplyContext, type ApplyReport, executeApply, planApply } from "../../plan/apply.js";
 import { parseGoal } from "../../plan/goal.js";
 import { createLiveRenderer, createPlainRenderer, resultColor } from "../../report/render-apply.js";
 import { isFailure } from "../../report/results.js";
@@ -36,14 +37,26 @@ export async function runApply(context: CommandContext, goalText: string, option
   const goal = parseGoal(goalText);
   const hive = await loadHiveForCommand(context);
   const plan = planApply(hive, { ...options, goal });
+  return runNodeOperation(context, hive, plan.nodes.map((n) => n.name), options, (operation) => executeApply(plan, operation));
+}
+
+/**
+ * What apply and rollback share: a renderer (live on a TTY, plain lines otherwise), Ctrl-C
+ * handling (first: start nothing new; second: stop waiting), the SSH pool, and the final report.
+ */
+export async function runNodeOperation(
+  context: CommandContext,
+  hive: Hive,
+  names: string[],
+  options: { json?: boolean; acceptNewHostKeys?: boolean },
+  execute: (operation: ApplyContext) => Promise<ApplyReport>,
+): Promise<ExitCode> {
   const { terminal } = context;
-  const names = plan.nodes.map((n) => n.name);
   const verbose = context.globals.verbose > 0;
-  const live = !options.json && process.stderr.isTTY === true && terminal.errColor.level >= 0 && process.env["CI"] === undefined;
+  const live = !options.json && process.stderr.isTTY === true && process.env["CI"] === undefined;
   const liveRenderer = live ? createLiveRenderer({ stream: process.stderr, color: terminal.errColor, verbose, nodeNames: names }) : undefined;
   const reporter = liveRenderer ?? createPlainRenderer({ write: terminal.err, color: terminal.errColor, verbose, nodeNames: names });
 
-  // First Ctrl-C: start nothing new, let running work finish. Second: stop waiting.
   let interrupts = 0;
   let stopWaiting: (() => void) | undefined;
   const stopped = new Promise<"stopped">((resolve) => (stopWaiting = () => resolve("stopped")));
@@ -59,7 +72,7 @@ export async function runApply(context: CommandContext, goalText: string, option
   let outcome: ApplyReport | "stopped";
   try {
     outcome = await Promise.race([
-      executeApply(plan, {
+      execute({
         hive,
         runner: execaRunner,
         hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool, execaRunner),
@@ -72,10 +85,10 @@ export async function runApply(context: CommandContext, goalText: string, option
   } finally {
     liveRenderer?.stop();
     process.off("SIGINT", onSigint);
-    await pool.closeAll();
+    if (interrupts < 2) await pool.closeAll();
   }
   if (outcome === "stopped") {
-    terminal.err(terminal.errColor.yellow("stopped waiting; nodes still activating finish on their own and keep a consistent profile"));
+    terminal.err(terminal.errColor.yellow("stopped waiting; activations already started finish (or revert) on their nodes by themselves"));
     return EXIT_CODES.interrupted;
   }
   printApplyReport(context, outcome, options.json === true);
