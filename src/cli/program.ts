@@ -208,6 +208,8 @@ ${EXIT_HELP}`,
     .command("exec")
     .description("run a command on the selected nodes at once, over one SSH connection each")
     .argument("<command...>", "the command and its arguments (put -- before it)")
+    .usage("[options] -- <command> [args...]")
+    .showHelpAfterError("hint: put -- before the command, so options after it are the command's: hive exec -- ls -la")
     .addOption(selection())
     .option("-p, --parallel <n>", "nodes running the command at once (default 50)", parseCount)
     .option("--timeout <seconds>", "kill the command on a node after this long", parseSeconds)

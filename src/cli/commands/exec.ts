@@ -24,6 +24,10 @@ export async function runExec(context: CommandContext, argv: string[], options: 
   const plan = planExec(hive, argv, options);
   const { terminal } = context;
   const stdin = options.stdin ? await readAll(process.stdin) : undefined;
+  // `hive exec -- journalctl | head`: a reader that leaves early must not crash the run; the rest is dropped.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+  });
   const streaming = !options.json && !options.group;
   const renderer = streaming
     ? createExecStreamRenderer({ out: terminal.out, err: terminal.err, color: terminal.color, errColor: terminal.errColor, nodeNames: plan.nodes.map((n) => n.name) })
