@@ -42,7 +42,7 @@ export interface ExecPlan {
   timeoutMs: number | undefined;
 }
 
-export interface ExecOptions {
+export interface FleetExecOptions {
   on?: string;
   parallel?: number;
   /** Seconds the command may run on each node (connecting is bounded by ssh.connectTimeout). */
@@ -51,7 +51,7 @@ export interface ExecOptions {
 }
 
 /** Which nodes, what command, how many at once: checked before anything runs. */
-export function planExec(hive: Hive, argv: readonly string[], options: ExecOptions): ExecPlan {
+export function planExec(hive: Hive, argv: readonly string[], options: FleetExecOptions): ExecPlan {
   if (argv.length === 0) throw new UsageError("hive exec needs a command to run", "hive exec [options] -- COMMAND [ARG...]");
   if (options.parallel !== undefined && (!Number.isInteger(options.parallel) || options.parallel < 1)) {
     throw new UsageError(`--parallel must be a whole number of at least 1, got ${options.parallel}`);

@@ -1,7 +1,7 @@
 // `hive exec -- CMD [ARG...]`: run a command on the selected nodes; stream, group or JSON the results.
 import { setMaxListeners } from "node:events";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { type ExecReport, planExec, runFleetCommand } from "../../fleet/exec.js";
+import { type ExecEvent, type ExecReport, planExec, runFleetCommand } from "../../fleet/exec.js";
 import { createExecStreamRenderer, renderExecGroups, summarizeExec } from "../../report/render-exec.js";
 import { SshPool } from "../../ssh/pool.js";
 import { loadSshConfig } from "../../ssh/ssh-config.js";
@@ -29,9 +29,9 @@ export async function runExec(context: CommandContext, argv: string[], options: 
     if (error.code !== "EPIPE") throw error;
   });
   const streaming = !options.json && !options.group;
-  const renderer = streaming
+  const renderer: { onEvent: (event: ExecEvent) => void; stop?: () => void } | undefined = streaming
     ? createExecStreamRenderer({ out: terminal.out, err: terminal.err, color: terminal.color, errColor: terminal.errColor, nodeNames: plan.nodes.map((n) => n.name) })
-    : undefined;
+    : await createProgressLine(plan.nodes.length);
 
   // First Ctrl-C: kill the running commands and report. Second: stop waiting for them.
   const abort = new AbortController();
@@ -61,6 +61,7 @@ export async function runExec(context: CommandContext, argv: string[], options: 
       stopped,
     ]);
   } finally {
+    renderer?.stop?.();
     process.off("SIGINT", onSigint);
     // Not awaited when stopped: a connection still opening must not hold the exit.
     if (abort.signal.aborted) void pool.closeAll();
@@ -93,4 +94,20 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks);
+}
+
+/** With --group or --json on a terminal: one line on stderr counting the nodes done, gone at the end. */
+async function createProgressLine(total: number): Promise<{ onEvent: (event: ExecEvent) => void; stop: () => void } | undefined> {
+  if (!process.stderr.isTTY) return undefined;
+  const { createLogUpdate } = await import("log-update");
+  const update = createLogUpdate(process.stderr);
+  let done = 0;
+  return {
+    onEvent: (event) => {
+      if (event.kind !== "finished") return;
+      done += 1;
+      update(`${done}/${total} nodes done`);
+    },
+    stop: () => update.clear(),
+  };
 }
