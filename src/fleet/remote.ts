@@ -13,11 +13,6 @@ export function remoteCommand(node: Node, argv: readonly string[], asRoot: boole
   return quoteCommand([...prefix, ...argv]);
 }
 
-/** A shell script run as root on the node. */
-export function rootScript(node: Node, script: string): string {
-  return remoteCommand(node, ["sh", "-c", script], true);
-}
-
 export interface NodeError {
   /** A stable code: the SSH error's (E_SSH_CONNECT, E_SSH_AUTH, E_HOSTKEY_*), or E_TIMEOUT, E_SIGNAL, E_INTERRUPTED, E_PROBE. */
   code: string;
