@@ -1,5 +1,5 @@
-// Runs a command to completion and times it from spawn to exit, wall clock.
-import { spawnSync } from "node:child_process";
+// Runs a command to completion and times it from spawn to exit, wall clock; optionally with a timeline of its stderr.
+import { spawn, spawnSync } from "node:child_process";
 
 export interface TimedRun {
   ms: number;
@@ -14,4 +14,40 @@ export function timeCommand(command: string, args: readonly string[], options: {
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   if (result.error) throw result.error;
   return { ms, status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+export interface TimedLine {
+  /** Milliseconds from spawn to the arrival of the line. */
+  ms: number;
+  text: string;
+}
+
+export interface StreamedRun extends TimedRun {
+  /** stderr split into lines, each stamped with when it arrived: a timeline of what the command reported. */
+  stderrLines: TimedLine[];
+}
+
+/** Like timeCommand, but asynchronous, and stamps every stderr line with its arrival time. */
+export function timeCommandStreaming(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<StreamedRun> {
+  return new Promise((resolve, reject) => {
+    const start = process.hrtime.bigint();
+    const elapsed = () => Number(process.hrtime.bigint() - start) / 1e6;
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    const stderrLines: TimedLine[] = [];
+    let pending = "";
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => {
+      const ms = elapsed();
+      const parts = (pending + chunk.toString("utf8")).split("\n");
+      pending = parts.pop() ?? "";
+      for (const text of parts) stderrLines.push({ ms, text });
+    });
+    child.on("error", reject);
+    child.on("close", (status) => {
+      const ms = elapsed();
+      if (pending !== "") stderrLines.push({ ms, text: pending });
+      resolve({ ms, status, stdout: Buffer.concat(stdout).toString("utf8"), stderr: stderrLines.map((l) => l.text).join("\n"), stderrLines });
+    });
+  });
 }

@@ -36,3 +36,9 @@ export function summarize(samples: readonly number[]): Summary {
 export function formatMs(ms: number): string {
   return ms >= 100 ? `${ms.toFixed(0)} ms` : `${ms.toFixed(1)} ms`;
 }
+
+/** Milliseconds below a second, seconds with two decimals above. */
+export function formatDuration(ms: number): string {
+  if (Number.isNaN(ms)) return "–";
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : formatMs(ms);
+}
