@@ -1,8 +1,9 @@
 // The node lock: one hive deployment per node at a time, held by something alive on the node.
 //
 // A shell on the node holds flock(2) on /run/hive/lock for as long as hive keeps the channel's
-// input open; when hive exits or dies, the channel closes, the shell ends and the kernel frees
-// the lock. A detached activation supervisor holds /run/hive/activation.lock the same way, so a
+// input open and says it is alive; when hive exits or dies, the channel closes, the shell ends and
+// the kernel frees the lock. When the connection dies without closing (a cut network), the shell
+// lingers, but its heartbeat goes silent and the next run takes its lock as stale. A detached activation supervisor holds /run/hive/activation.lock the same way, so a
 // new run waits for an activation (and its confirmation window) that outlived its hive.
 import { PassThrough } from "node:stream";
 import type { Host } from "../host/host.js";
@@ -10,6 +11,10 @@ import { NodeOperationError } from "../host/host.js";
 import { quoteShellArg as q } from "../ssh/quote.js";
 
 export const LOCK_DIR = "/run/hive";
+/** How often hive tells the node-side holder it is alive. */
+export const HEARTBEAT_SECONDS = 2;
+/** A holder not told for this long lost its hive: its lock is stale and may be taken. */
+export const STALE_SECONDS = 15;
 
 export interface LockOwner {
   /** user@host of the deployer. */
@@ -37,11 +42,14 @@ export function lockScript(owner: LockOwner, force: boolean): string {
 cd ${LOCK_DIR} || exit 1
 exec 9>>lock
 if ! flock -n 9; then
-  if ${force ? "true" : "false"}; then
+  # The holder touches heartbeat whenever its hive says it is alive (every ${HEARTBEAT_SECONDS} s); a silent
+  # one lost its hive (killed, or cut off without the connection closing): its lock is stale.
+  age=$(( $(date +%s) - $(stat -c %Y heartbeat 2>/dev/null || echo 0) ))
+  if ${force ? "true" : "false"} || [ "$age" -gt ${STALE_SECONDS} ]; then
     pid=$(sed -n 's/.*"nodePid":\\([0-9][0-9]*\\).*/\\1/p' lock.json 2>/dev/null)
     [ -n "$pid" ] && kill "$pid" 2>/dev/null
     if ! flock -w 10 9; then echo "HIVE_BUSY $(cat lock.json 2>/dev/null)"; exit 75; fi
-    echo "HIVE_BROKEN $(cat lock.json 2>/dev/null)"
+    [ -s lock.json ] && mv -f lock.json stale.json
   else
     echo "HIVE_BUSY $(cat lock.json 2>/dev/null)"; exit 75
   fi
@@ -49,11 +57,15 @@ fi
 exec 8>>activation.lock
 if ! flock -w 3 8; then echo "HIVE_ACTIVATING $(tr -d '\n' < activation.json 2>/dev/null)"; exit 76; fi
 exec 8>&-
-[ -s lock.json ] && echo "HIVE_STALE $(cat lock.json)"
+# A holder that died leaves its lock.json (killed shell) or stale.json (its hive vanished).
+for f in lock.json stale.json; do [ -s "$f" ] && echo "HIVE_STALE $(tr -d '\n' < "$f")"; done
+rm -f stale.json
 printf '%s\\n' ${q(info)} | sed "s/}$/,\\"nodePid\\":$$}/" > lock.json
 echo HIVE_LOCKED
-while read -r _; do :; done
-rm -f lock.json
+released=
+touch heartbeat
+while read -r line; do [ "$line" = release ] && released=1 && break; touch heartbeat; done
+if [ -n "$released" ]; then rm -f lock.json; else mv -f lock.json stale.json; fi
 `;
 }
 
@@ -67,7 +79,7 @@ export async function acquireNodeLock(host: Host, owner: LockOwner, options: { f
     stdin: input,
     onLine: (line) => {
       if (line === "HIVE_LOCKED") settle?.({ locked: true });
-      else if (line.startsWith("HIVE_STALE ") || line.startsWith("HIVE_BROKEN ")) stale = describeOwner(line.slice(line.indexOf(" ") + 1));
+      else if (line.startsWith("HIVE_STALE ")) stale ??= describeOwner(line.slice(line.indexOf(" ") + 1));
       else if (line.startsWith("HIVE_BUSY") || line.startsWith("HIVE_ACTIVATING")) settle?.({ locked: false, line });
     },
   });
@@ -91,11 +103,16 @@ export async function acquireNodeLock(host: Host, owner: LockOwner, options: { f
     }
     throw new NodeLockedError(`could not take the node lock: ${line}`);
   }
+  const heartbeat = setInterval(() => input.write("alive\n"), HEARTBEAT_SECONDS * 1000);
+  heartbeat.unref();
   return {
     stale,
     release: async () => {
-      input.end();
-      await channel.catch(() => undefined);
+      clearInterval(heartbeat);
+      // An explicit release: input ending without it means this hive died (the lock was stale).
+      input.end("release\n");
+      // On a connection that died, the channel never ends: the node side frees the lock by itself.
+      await Promise.race([channel.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
     },
   };
 }

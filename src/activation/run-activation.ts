@@ -70,7 +70,8 @@ export async function runSupervisedActivation(
   for (;;) {
     let poll: SupervisorPoll;
     try {
-      const polled = await host.runAsRoot(pollScript(id, offset), { timeoutMs: 30_000 });
+      const polled = await host.runAsRoot(pollScript(id, offset), { timeoutMs: 10_000 });
+      if (polled.timedOut) throw new Error("the node did not answer for 10 s");
       if (polled.exitCode !== 0) throw new Error(polled.stderr.trim() || `exit ${polled.exitCode}`);
       poll = parsePoll(polled.stdout);
     } catch (error) {

@@ -135,8 +135,10 @@ fi
 if [ "$confirm_timeout" -eq 0 ]; then finish activated; fi
 
 say "waiting up to $confirm_timeout s for hive to confirm"
-deadline=$(( $(date +%s) + confirm_timeout ))
-while [ "$(date +%s)" -lt "$deadline" ] && [ ! -d "$dir/decided" ]; do sleep 0.2; done
+# Counted in 0.2 s steps rather than read off a clock with whole seconds: the window is never shorter
+# than promised (the loop's own time only makes it a little longer).
+steps=0
+while [ "$steps" -lt $(( confirm_timeout * 5 )) ] && [ ! -d "$dir/decided" ]; do sleep 0.2; steps=$((steps + 1)); done
 if mkdir "$dir/decided" 2>/dev/null; then
   say "no confirmation within $confirm_timeout s: returning to the previous system"
   revert; r=$?

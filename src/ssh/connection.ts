@@ -331,9 +331,19 @@ export class Ssh2Connection implements SshConnection {
   /** Close and wait until the socket is gone (forcibly after a second). */
   async closeAndWait(): Promise<void> {
     this.close();
-    const timer = setTimeout(() => this.client.destroy(), 1000);
+    const timer = setTimeout(() => this.destroySocket(), 1000);
     await this.closed;
     clearTimeout(timer);
+  }
+
+  /**
+   * Tear the TCP socket down. ssh2's own destroy() skips a socket whose writing side end() already
+   * closed, and on a dead network (no FIN ever comes back) that socket would keep hive alive.
+   */
+  private destroySocket(): void {
+    const sock = (this.client as unknown as { _sock?: { destroy(): void } })._sock;
+    if (sock) sock.destroy();
+    else this.client.destroy();
   }
 
   private markClosed(error: SshDisconnectedError): void {

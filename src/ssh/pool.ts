@@ -14,7 +14,7 @@ export interface SshPoolOptions {
   acceptNewHostKeys?: boolean;
   /** ssh-agent socket; default $SSH_AUTH_SOCK. Pass undefined explicitly for no agent. */
   agent?: string | undefined;
-  /** Default 15 s. */
+  /** Default 5 s: with 3 unanswered, a dead node is noticed within 15 s. */
   keepaliveIntervalMs?: number;
   /** Unanswered keepalives before the connection counts as dead; default 3. */
   keepaliveCountMax?: number;
@@ -38,7 +38,7 @@ export class SshPool {
     this.base = {
       agent: agent === "" ? undefined : agent,
       acceptNewHostKeys: options.acceptNewHostKeys ?? false,
-      keepaliveIntervalMs: options.keepaliveIntervalMs ?? 15_000,
+      keepaliveIntervalMs: options.keepaliveIntervalMs ?? 5_000,
       keepaliveCountMax: options.keepaliveCountMax ?? 3,
       maxOutputBytes: options.maxOutputBytes ?? 1024 * 1024,
       maxChannels: options.maxChannelsPerConnection ?? 10,

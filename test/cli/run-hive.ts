@@ -1,5 +1,5 @@
 // Runs the built bin/hive as a user would, for CLI tests.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -26,4 +26,27 @@ export function makeHiveDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "hive-cli-"));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   return dir;
+}
+
+export interface RunningHive {
+  pid: number;
+  /** stderr so far. */
+  stderr(): string;
+  done: Promise<HiveRun>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Starts bin/hive without waiting, for tests that interrupt, kill or race it. */
+export function startHive(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningHive {
+  const child = spawn(process.execPath, [HIVE_BIN, ...args], {
+    cwd: options.cwd ?? tmpdir(),
+    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: undefined, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<HiveRun>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  return { pid: child.pid!, stderr: () => stderr, done, kill: (signal) => child.kill(signal) };
 }

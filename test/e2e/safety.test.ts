@@ -1,0 +1,314 @@
+// End-to-end: health checks, automatic and dead-man rollback, rolling batches, rollback, check, node lock.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  cutNetwork,
+  downLab,
+  execOnNode,
+  findFreeSubnet,
+  restoreNetwork,
+  setNodeKnobs,
+  setVersion,
+  upLab,
+  type Lab,
+} from "../lab/lab.js";
+import { useLab } from "../lab/use-lab.js";
+import { runHive, startHive } from "../cli/run-hive.js";
+import { confirmScript, launchScript } from "../../src/activation/supervisor.js";
+import { fetchFromNode, type FixtureNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
+
+const getLab = useLab();
+let lab: Lab;
+let fx: HiveFixture;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const WEB_CHECK = { web: { http: { port: 80, path: "/health" }, timeout: 1, interval: 0.5, deadline: 4 } };
+const CONFIRM = 3;
+
+function fleet(lab: Lab): FixtureNode[] {
+  return lab.nodes.map((n) => ({ name: n.name, extra: { healthChecks: WEB_CHECK, confirmTimeout: CONFIRM } }));
+}
+
+function applyJson(args: string[], file = fx.hiveFile, env: NodeJS.ProcessEnv = {}) {
+  const run = runHive(["-f", file, ...args, "--json"], { env });
+  let doc: { nodes: { name: string; result: string; outPath: string | null; error: { code: string; message: string } | null }[] };
+  try {
+    doc = JSON.parse(run.stdout);
+  } catch {
+    throw new Error(`no JSON (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
+  }
+  return { ...run, byName: Object.fromEntries(doc.nodes.map((n) => [n.name, n])), doc };
+}
+
+/** Deploy `version` to the nodes (healthy), so there is a previous generation to return to. */
+async function deployBaseline(nodes: string[], version: string) {
+  await setVersion(fx.flakeDir, version);
+  for (const node of nodes) await setNodeKnobs(fx.flakeDir, node, {});
+  const run = applyJson(["apply", "--on", nodes.join(",")]);
+  expect(run.code, run.stderr).toBe(0);
+  return Object.fromEntries(await Promise.all(nodes.map(async (n) => [n, await nodeState(lab, n)] as const)));
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function activationStarted(node: string): Promise<string> {
+  return waitFor(`an activation on ${node}`, async () => {
+    const r = await execOnNode(lab, node, "ls -t /run/hive/activations 2>/dev/null | head -1");
+    const id = r.stdout.trim();
+    if (id === "") return null;
+    const exit = await execOnNode(lab, node, `test -e /run/hive/activations/${id}/activation-exit`);
+    return exit.exitCode !== 0 ? id : null; // started and still activating
+  });
+}
+
+beforeAll(async () => {
+  try {
+    lab = getLab();
+  } catch {
+    return;
+  }
+  fx = await makeHiveFixture(lab, fleet(lab), { version: "s0" });
+});
+
+describe("automatic rollback", () => {
+  it("a failing health check after switch returns the node to its previous generation", async () => {
+    const before = (await deployBaseline(["t1"], "s1"))["t1"]!;
+    expect(await fetchFromNode(lab, "t1")).toEqual({ status: 200, body: "t1 s1" });
+    await setVersion(fx.flakeDir, "s2");
+    await setNodeKnobs(fx.flakeDir, "t1", { unhealthy: true });
+    const run = applyJson(["apply", "--on", "t1"]);
+    expect(run.code).toBe(1);
+    expect(run.byName["t1"]!.result).toBe("rolled-back");
+    expect(run.byName["t1"]!.error!.message).toMatch(/health check web failed: status 404/);
+    const after = await nodeState(lab, "t1");
+    expect(after.current).toBe(before.current);
+    expect(after.profile).toBe(before.profile);
+    expect(after.generation).toBe(before.generation); // the profile is back on the previous generation
+    expect(await fetchFromNode(lab, "t1")).toEqual({ status: 200, body: "t1 s1" });
+  });
+
+  it("a failing activation returns the node to its previous generation", async () => {
+    const before = (await deployBaseline(["t2"], "s3"))["t2"]!;
+    await setVersion(fx.flakeDir, "s4");
+    await setNodeKnobs(fx.flakeDir, "t2", { failActivation: true });
+    const run = applyJson(["apply", "--on", "t2"]);
+    expect(run.code).toBe(1);
+    expect(run.byName["t2"]!.result).toBe("rolled-back");
+    const after = await nodeState(lab, "t2");
+    expect(after.current).toBe(before.current);
+    expect(after.profile).toBe(before.profile);
+    expect(await fetchFromNode(lab, "t2")).toEqual({ status: 200, body: "t2 s3" });
+  });
+
+  it("test goal: a failing check re-activates the previously running system, profile untouched", async () => {
+    const before = (await deployBaseline(["t2"], "s5"))["t2"]!;
+    await setVersion(fx.flakeDir, "s6");
+    await setNodeKnobs(fx.flakeDir, "t2", { unhealthy: true });
+    const run = applyJson(["apply", "test", "--on", "t2"]);
+    expect(run.byName["t2"]!.result).toBe("rolled-back");
+    expect(await nodeState(lab, "t2")).toEqual(before);
+    expect(await fetchFromNode(lab, "t2")).toEqual({ status: 200, body: "t2 s5" });
+  });
+});
+
+describe("dead-man rollback", () => {
+  it("a node cut off during activation returns to its previous generation by itself", async () => {
+    const before = (await deployBaseline(["t3"], "d1"))["t3"]!;
+    await setVersion(fx.flakeDir, "d2");
+    await setNodeKnobs(fx.flakeDir, "t3", { activationSleep: 2 });
+    const hive = startHive(["-f", fx.hiveFile, "apply", "--on", "t3", "--json"]);
+    try {
+      await activationStarted("t3");
+      await cutNetwork(lab, "t3");
+      const run = await hive.done;
+      expect(run.code).toBe(1);
+      expect(JSON.parse(run.stdout).nodes[0].result).toMatch(/failed|rolled-back/);
+      // Activation ends ~2 s after it started; the node waits CONFIRM s more, then reverts.
+      await sleep((2 + CONFIRM + 3) * 1000);
+    } finally {
+      await restoreNetwork(lab, "t3");
+    }
+    const after = await nodeState(lab, "t3");
+    expect(after.current).toBe(before.current);
+    expect(after.profile).toBe(before.profile);
+    expect(await fetchFromNode(lab, "t3")).toEqual({ status: 200, body: "t3 d1" });
+  });
+
+  it("a node whose deployer is killed (SIGKILL) during activation returns by itself", async () => {
+    const before = (await deployBaseline(["t4"], "k1"))["t4"]!;
+    await setVersion(fx.flakeDir, "k2");
+    await setNodeKnobs(fx.flakeDir, "t4", { activationSleep: 2 });
+    const hive = startHive(["-f", fx.hiveFile, "apply", "--on", "t4"]);
+    const id = await activationStarted("t4");
+    hive.kill("SIGKILL");
+    await hive.done;
+    const result = await waitFor(
+      "the node's own decision",
+      async () => (await execOnNode(lab, "t4", `cat /run/hive/activations/${id}/result 2>/dev/null`)).stdout.trim(),
+      (2 + CONFIRM + 8) * 1000,
+    );
+    expect(result).toBe("reverted-unconfirmed");
+    expect((await nodeState(lab, "t4")).current).toBe(before.current);
+    const after = await nodeState(lab, "t4");
+    expect(after.profile).toBe(before.profile);
+    expect(await fetchFromNode(lab, "t4")).toEqual({ status: 200, body: "t4 k1" });
+  });
+
+  it("an instant activation stays on the new system after the confirmation window", async () => {
+    await deployBaseline(["t5"], "i1");
+    await setVersion(fx.flakeDir, "i2");
+    const run = applyJson(["apply", "--on", "t5"]);
+    expect(run.code, run.stderr).toBe(0);
+    await sleep((CONFIRM + 2) * 1000);
+    const after = await nodeState(lab, "t5");
+    expect(after.current).toBe(run.byName["t5"]!.outPath);
+    expect(await fetchFromNode(lab, "t5")).toEqual({ status: 200, body: "t5 i2" });
+  });
+
+  it("node-side protocol: an early confirmation and one shortly before the deadline both keep the new system", async () => {
+    for (const [version, confirmAt] of [["p1", "early"], ["p2", "late"]] as const) {
+      await setVersion(fx.flakeDir, version);
+      await setNodeKnobs(fx.flakeDir, "t6", { activationSleep: confirmAt === "early" ? 2 : 0 });
+      const push = applyJson(["apply", "push", "--on", "t6"]);
+      expect(push.code, push.stderr).toBe(0);
+      const system = push.byName["t6"]!.outPath!;
+      const id = `test-${version}-${Date.now()}`;
+      const options = {
+        id,
+        profile: "/nix/var/nix/profiles/system",
+        system,
+        goal: "switch" as const,
+        profile_action: { kind: "set" as const },
+        confirmTimeout: 4,
+        rollbackOnFailure: true,
+        writeRecord: false,
+      };
+      const launched = await execOnNode(lab, "t6", launchScript(options), { input: "{}" });
+      expect(launched.exitCode, launched.stderr).toBe(0);
+      const dir = `/run/hive/activations/${id}`;
+      if (confirmAt === "late") {
+        await waitFor("activation to end", async () => (await execOnNode(lab, "t6", `test -e ${dir}/activation-exit`)).exitCode === 0);
+        await sleep(3200); // 0.8 s before the 4 s deadline
+      }
+      const confirmed = await execOnNode(lab, "t6", confirmScript(id));
+      expect(confirmed.exitCode, confirmed.stdout).toBe(0);
+      const result = await waitFor("the supervisor's result", async () => (await execOnNode(lab, "t6", `cat ${dir}/result 2>/dev/null`)).stdout.trim(), 20_000);
+      expect(result).toBe("confirmed");
+      await sleep(1500);
+      expect((await nodeState(lab, "t6")).current).toBe(system);
+      expect(await fetchFromNode(lab, "t6")).toEqual({ status: 200, body: `t6 ${version}` });
+    }
+  });
+});
+
+describe("hive rollback and hive check", () => {
+  it("rollback returns to the previous generation, and --to to a given one", async () => {
+    const first = (await deployBaseline(["t5"], "r1"))["t5"]!;
+    const second = (await deployBaseline(["t5"], "r2"))["t5"]!;
+    expect(second.generation).toBe(first.generation! + 1);
+    const back = applyJson(["rollback", "--on", "t5"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(back.byName["t5"]!.result).toBe("succeeded");
+    const now = await nodeState(lab, "t5");
+    expect(now.current).toBe(first.current);
+    expect(now.generation).toBe(first.generation);
+    expect(await fetchFromNode(lab, "t5")).toEqual({ status: 200, body: "t5 r1" });
+
+    const forward = applyJson(["rollback", "--on", "t5", "--to", String(second.generation)]);
+    expect(forward.code, forward.stderr).toBe(0);
+    expect((await nodeState(lab, "t5")).current).toBe(second.current);
+
+    const missing = applyJson(["rollback", "--on", "t5", "--to", "999"]);
+    expect(missing.code).toBe(1);
+    expect(missing.byName["t5"]!.error!.message).toMatch(/no generation 999/);
+  });
+
+  it("check reports each check and exits 1 when one fails", async () => {
+    await deployBaseline(["t1", "t2"], "c1");
+    const healthy = runHive(["-f", fx.hiveFile, "check", "--on", "t1,t2", "--json"]);
+    expect(healthy.code, healthy.stderr).toBe(0);
+    expect(JSON.parse(healthy.stdout).nodes.map((n: { name: string; healthy: boolean }) => [n.name, n.healthy])).toEqual([["t1", true], ["t2", true]]);
+    await execOnNode(lab, "t2", "kill $(cat /run/hive-lab-web.pid)");
+    const sick = runHive(["-f", fx.hiveFile, "check", "--on", "t1,t2"]);
+    expect(sick.code).toBe(1);
+    expect(sick.stdout).toMatch(/^t1\s+web\s+pass\s+\d+ ms/m);
+    expect(sick.stdout).toMatch(/^t2\s+web\s+FAIL\s+\d+ ms\s+GET http:\/\/[\d.]+:80\/health: ECONNREFUSED/m);
+    expect(sick.stderr).toContain("1/2 nodes healthy; failing: t2");
+  });
+});
+
+describe("node lock", () => {
+  it("refuses a concurrent apply from a second process, naming the holder", async () => {
+    await deployBaseline(["t1"], "l1");
+    await setVersion(fx.flakeDir, "l2");
+    await setNodeKnobs(fx.flakeDir, "t1", { activationSleep: 3 });
+    const first = startHive(["-f", fx.hiveFile, "apply", "--on", "t1"]);
+    await activationStarted("t1");
+    const other = applyJson(["apply", "--on", "t1"], fx.hiveFile, { HOME: fx.dir });
+    expect(other.code).toBe(1);
+    expect(other.byName["t1"]!.error!.code).toBe("E_LOCKED");
+    expect(other.byName["t1"]!.error!.message).toMatch(new RegExp(`locked by another hive run: root@\\S+, pid ${first.pid}, since \\d{4}-`));
+    expect((await first.done).code).toBe(0);
+    await setNodeKnobs(fx.flakeDir, "t1", {});
+  });
+
+  it("detects the lock of a SIGKILLed run as stale", async () => {
+    await deployBaseline(["t2"], "m1");
+    const slow = `${fx.dir}/slow-check.hive.ts`;
+    writeHive(slow, lab, fx.flakeDir, [{ name: "t2", extra: { healthChecks: { slow: { cmd: "sleep 20", timeout: 30, deadline: 30 } } } }]);
+    await setVersion(fx.flakeDir, "m2");
+    const hive = startHive(["-f", slow, "apply", "--on", "t2"]);
+    await waitFor("the health check phase", async () => hive.stderr().includes("t2 | check"), 60_000);
+    const holder = await execOnNode(lab, "t2", "cat /run/hive/lock.json");
+    expect(holder.stdout).toContain(`"pid":${hive.pid}`);
+    hive.kill("SIGKILL");
+    await hive.done;
+    const next = runHive(["-f", fx.hiveFile, "apply", "--on", "t2"]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(new RegExp(`t2: took over a stale lock \\(root@\\S+, pid ${hive.pid}, since`));
+  });
+});
+
+describe("rolling deploys", () => {
+  let roll: Lab | undefined;
+  let rollFx: HiveFixture;
+  beforeAll(async () => {
+    if (!lab) return;
+    roll = await upLab({ name: "roll", subnet: await findFreeSubnet(), nodes: 8 });
+    rollFx = await makeHiveFixture(roll, fleet(roll), { version: "b1" });
+  });
+  afterAll(async () => {
+    if (roll) await downLab(roll.name);
+  });
+
+  it("stops after the batch with a failure: later batches are skipped and untouched", async () => {
+    const r = roll!;
+    const all = r.nodes.map((n) => n.name);
+    const first = runHive(["-f", rollFx.hiveFile, "apply", "--json"]);
+    expect(first.code, first.stderr).toBe(0);
+    const before = Object.fromEntries(await Promise.all(all.map(async (n) => [n, await nodeState(r, n)] as const)));
+    await setVersion(rollFx.flakeDir, "b2");
+    await setNodeKnobs(rollFx.flakeDir, all[2]!, { unhealthy: true });
+    const run = runHive(["-f", rollFx.hiveFile, "apply", "--batch-size", "2", "--json"]);
+    expect(run.code).toBe(1);
+    const results = Object.fromEntries(JSON.parse(run.stdout).nodes.map((n: { name: string; result: string }) => [n.name, n.result]));
+    expect(results).toEqual({
+      [all[0]!]: "succeeded",
+      [all[1]!]: "succeeded",
+      [all[2]!]: "rolled-back",
+      [all[3]!]: "succeeded",
+      [all[4]!]: "skipped",
+      [all[5]!]: "skipped",
+      [all[6]!]: "skipped",
+      [all[7]!]: "skipped",
+    });
+    for (const node of all.slice(4)) expect(await nodeState(r, node)).toEqual(before[node]);
+    expect((await nodeState(r, all[2]!)).current).toBe(before[all[2]!]!.current);
+  });
+});
