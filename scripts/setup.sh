@@ -20,6 +20,8 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install, not npm ci: npm 11 leaves other platforms' optional packages (rollup, rust-just
+  # binaries) out of the lock file and npm ci then refuses it. Versions still come from the lock.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 npm run --silent build
