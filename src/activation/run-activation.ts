@@ -27,9 +27,10 @@ export interface ActivationRun {
 
 export interface ActivationHooks {
   onLine?: (line: string) => void;
-  pollIntervalMs?: number;
-  sleep?: (ms: number) => Promise<void>;
 }
+
+/** How long one poll waits on the node for activation to end before reporting progress. */
+const POLL_WAIT_SECONDS = 2;
 
 export function newActivationId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`;
@@ -42,8 +43,6 @@ export async function runSupervisedActivation(
   hooks: ActivationHooks = {},
 ): Promise<ActivationRun> {
   const id = newActivationId();
-  const sleep = hooks.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const interval = hooks.pollIntervalMs ?? 250;
   const launched = await host.runAsRoot(launchScript({ ...options, id }), { stdin: recordJson, timeoutMs: 60_000 });
   if (launched.exitCode !== 0) {
     throw new NodeOperationError(`could not start the activation: ${launched.stderr.trim() || `exit ${launched.exitCode}`}`, "E_ACTIVATION_START");
@@ -70,12 +69,16 @@ export async function runSupervisedActivation(
   for (;;) {
     let poll: SupervisorPoll;
     try {
-      const polled = await host.runAsRoot(pollScript(id, offset), { timeoutMs: 10_000 });
-      if (polled.timedOut) throw new Error("the node did not answer for 10 s");
+      // Once confirmed, only the supervisor's final word is awaited.
+      const polled = await host.runAsRoot(pollScript(id, offset, POLL_WAIT_SECONDS, confirmed ? "result" : "activation"), {
+        timeoutMs: (POLL_WAIT_SECONDS + 10) * 1000,
+      });
+      if (polled.timedOut) throw new Error(`the node did not answer for ${POLL_WAIT_SECONDS + 10} s`);
       if (polled.exitCode !== 0) throw new Error(polled.stderr.trim() || `exit ${polled.exitCode}`);
       poll = parsePoll(polled.stdout);
     } catch (error) {
       const p = last ?? parsePoll("");
+      if (confirmed) return run(p, "confirmed"); // the decision is made and recorded on the node
       return run(p, "lost", `lost the node during activation (${(error as Error).message}); ` +
         (options.confirmTimeout > 0 ? `it returns to its previous system by itself ${options.confirmTimeout} s after activation ends unless confirmed` : "its final state is unknown"));
     }
@@ -97,6 +100,5 @@ export async function runSupervisedActivation(
         return run(poll, "unconfirmed", `could not confirm over a new connection (${(error as Error).message}); the node returns to its previous system by itself`);
       }
     }
-    await sleep(interval);
   }
 }

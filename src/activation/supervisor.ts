@@ -173,10 +173,17 @@ echo started
 `;
 }
 
-/** One poll: the files hive needs, and the log from a byte offset. */
-export function pollScript(id: string, logOffset: number): string {
+/**
+ * One poll: waits on the node (up to `waitSeconds`, in 0.1 s steps) until activation ends or the
+ * supervisor decides, so hive learns of it at once without opening a channel every moment; then
+ * prints the files hive needs and the log from a byte offset.
+ */
+export function pollScript(id: string, logOffset: number, waitSeconds = 2, settled: "activation" | "result" = "activation"): string {
   const dir = q(activationDir(id));
+  const done = settled === "activation" ? "[ -e activation-exit ] || [ -e result ]" : "[ -e result ]";
   return `cd ${dir} || exit 3
+steps=0
+until ${done} || [ "$steps" -ge ${Math.max(0, Math.round(waitSeconds * 10))} ]; do sleep 0.1; steps=$((steps + 1)); done
 echo "activation-exit=$(cat activation-exit 2>/dev/null)"
 echo "result=$(cat result 2>/dev/null)"
 echo "prev-generation=$(cat prev-generation 2>/dev/null)"
