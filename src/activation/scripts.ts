@@ -17,10 +17,12 @@ export interface NodeState {
 /** Prints `key=value` lines that `parseNodeState` reads. */
 export function stateProbeScript(profile: string): string {
   return [
-    `echo "current=$(readlink -f /run/current-system 2>/dev/null)"`,
-    `echo "profile=$(readlink -f ${q(profile)} 2>/dev/null)"`,
+    // readlink -f names even a path that does not exist: only what exists counts.
+    `resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }`,
+    `echo "current=$(resolve /run/current-system)"`,
+    `echo "profile=$(resolve ${q(profile)})"`,
     `echo "link=$(readlink ${q(profile)} 2>/dev/null)"`,
-    `echo "booted=$(readlink -f /run/booted-system 2>/dev/null)"`,
+    `echo "booted=$(resolve /run/booted-system)"`,
   ].join("\n");
 }
 

@@ -64,10 +64,12 @@ exec 8>>/run/hive/activation.lock
 flock 8
 cp "$dir/record.json" /run/hive/activation.json 2>/dev/null
 finish() { put result "$1"; say "result: $1"; exit 0; }
+# readlink -f names even a path that does not exist: only what exists counts.
+resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
 gen_of() { echo "$1" | sed -n 's/.*-\\([0-9][0-9]*\\)-link$/\\1/p'; }
 
 prev_gen=$(gen_of "$(readlink "$profile" 2>/dev/null)")
-prev_system=$(readlink -f /run/current-system 2>/dev/null || true)
+prev_system=$(resolve /run/current-system)
 put prev-generation "$prev_gen"
 put prev-system "$prev_system"
 
@@ -123,7 +125,7 @@ if [ "$rc" -ne 0 ]; then
 ${
   setsProfile
     ? `  # No rollback: keep the profile naming what the node runs.
-  running=$(readlink -f /run/current-system 2>/dev/null || true)
+  running=$(resolve /run/current-system)
   if [ "$goal" = boot ] || [ "$running" != "$system" ]; then
     if [ -n "$prev_gen" ]; then nix-env -p "$profile" --switch-generation "$prev_gen"; else rm -f "$profile"; fi
   fi`

@@ -181,3 +181,20 @@ describe("version and help", () => {
     expect(nodes.stdout).toContain("hive nodes --on @server");
   });
 });
+
+describe("apply refuses without a selection when meta.allowApplyAll is false", () => {
+  it("exits 2 and says why, before touching anything", () => {
+    const dir = makeHiveDir({ "hive.ts": "export default { meta: { allowApplyAll: false, flake: '/nonexistent' }, nodes: { a: {}, b: {} } };\n" });
+    const run = runHive(["apply"], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("error: hive.ts sets meta.allowApplyAll = false: deploying to every node needs an explicit selection");
+    expect(run.stderr).toContain("hint: pass --on SELECTOR");
+    expect(run.stdout).toBe("");
+  });
+
+  it("rejects an unknown goal with a suggestion", () => {
+    const run = runHive(["apply", "swich"], { cwd: makeHiveDir({ "hive.ts": "export default { nodes: { a: {} } };\n" }) });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown goal "swich"; did you mean "switch"?');
+  });
+});
