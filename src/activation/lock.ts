@@ -8,6 +8,7 @@
 import { PassThrough } from "node:stream";
 import type { Host } from "../host/host.js";
 import { NodeOperationError } from "../host/host.js";
+import { SshError } from "../ssh/errors.js";
 import { quoteShellArg as q } from "../ssh/quote.js";
 
 export const LOCK_DIR = "/run/hive";
@@ -85,9 +86,16 @@ export async function acquireNodeLock(host: Host, owner: LockOwner, options: { f
   });
   const ended = channel.then(
     (result) => ({ locked: false as const, line: `the lock holder ended: ${result.stderr.trim() || `exit ${result.exitCode}`}` }),
-    (error: Error) => ({ locked: false as const, line: `the lock holder failed: ${error.message}` }),
+    (error: Error) => {
+      // Taking the lock is the first use of the connection: its SSH errors are the node's real problem.
+      if (error instanceof SshError) throw error;
+      return { locked: false as const, line: `the lock holder failed: ${error.message}` };
+    },
   );
-  const outcome = await Promise.race([decided, ended]);
+  const outcome = await Promise.race([decided, ended]).catch((error: unknown) => {
+    input.end();
+    throw error;
+  });
   if (!outcome.locked) {
     input.end();
     const { line } = outcome;

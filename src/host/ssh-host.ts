@@ -1,4 +1,7 @@
 // A node reached over SSH: commands over one pooled ssh2 connection, closures with `nix copy`.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Node } from "../config/normalize.js";
 import { parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
 import { nixArgs, sshStoreUrl } from "../nix/nix-cli.js";
@@ -8,7 +11,7 @@ import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import type { SshTarget } from "../ssh/target.js";
 import { type CommandResult, type Host, NodeOperationError } from "./host.js";
-import { openSshOptions } from "./openssh.js";
+import { nixSshOpts, openSshConfig } from "./openssh.js";
 
 export class SshHost implements Host {
   constructor(
@@ -71,12 +74,19 @@ export class SshHost implements Host {
     // A .drv path alone would mean "its outputs": copy the derivation closure itself.
     if (options.derivation) args.push("--derivation");
     args.push(path);
-    const result = await this.runner.run("nix", args, {
-      env: { ...this.env, NIX_SSHOPTS: openSshOptions(this.target, this.node).join(" ") },
-      onStderrLine: options.onLine,
-    });
-    if (result.exitCode !== 0) {
-      throw new NodeOperationError(`nix copy to ${this.target.host} failed: ${trimNixError(result.stderr, 5)}`, "E_PUSH", tail(result.stderr));
+    const dir = await mkdtemp(join(tmpdir(), "hive-ssh-"));
+    try {
+      const configFile = join(dir, "ssh_config");
+      await writeFile(configFile, openSshConfig(this.target), { mode: 0o600 });
+      const result = await this.runner.run("nix", args, {
+        env: { ...this.env, NIX_SSHOPTS: nixSshOpts(configFile, this.node) },
+        onStderrLine: options.onLine,
+      });
+      if (result.exitCode !== 0) {
+        throw new NodeOperationError(`nix copy to ${this.target.host} failed: ${trimNixError(result.stderr, 5)}`, "E_PUSH", tail(result.stderr));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   }
 

@@ -11,6 +11,8 @@ export interface SshHostConfig {
   user?: string;
   identityFiles: string[];
   proxyJump?: string;
+  /** UserKnownHostsFile: one or more files. */
+  userKnownHostsFiles?: string[];
 }
 
 export type SshConfigLookup = (alias: string) => SshHostConfig;
@@ -41,6 +43,10 @@ export function loadSshConfig(file = join(homedir(), ".ssh", "config")): SshConf
         expandHome(expandTokens(f, alias)),
       ),
       proxyJump: one("ProxyJump"),
+      userKnownHostsFiles: (one("UserKnownHostsFile") ?? "")
+        .split(/\s+/)
+        .filter((f) => f !== "")
+        .map((f) => expandHome(f)),
     };
   };
 }

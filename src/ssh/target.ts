@@ -59,7 +59,13 @@ export function resolveSshTarget(node: Node, sshConfig: SshConfigLookup, options
       : config.identityFiles.length > 0
         ? config.identityFiles
         : defaultIdentities();
-  const knownHostsFiles = node.ssh.knownHostsFile !== undefined ? [node.ssh.knownHostsFile] : defaultKnownHosts;
+  const fromConfig = config.userKnownHostsFiles ?? [];
+  const knownHostsFiles =
+    node.ssh.knownHostsFile !== undefined
+      ? [node.ssh.knownHostsFile]
+      : fromConfig.length > 0
+        ? [...fromConfig, SYSTEM_KNOWN_HOSTS]
+        : defaultKnownHosts;
 
   const target: SshTarget = {
     node: node.name,

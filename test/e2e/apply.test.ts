@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cutNetwork, execOnNode, restoreNetwork, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
-import { runHive } from "../cli/run-hive.js";
+import { runHive, startHive } from "../cli/run-hive.js";
 import { fetchFromNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
 
 const getLab = useLab();
@@ -233,4 +233,61 @@ describe("hive apply", () => {
     expect(calls.filter((c) => c.startsWith("nix eval"))).toHaveLength(2); // 6 nodes, 4 per chunk
     expect(calls.filter((c) => c.startsWith("nix-store --realise"))).toHaveLength(1);
   });
+
+  describe("Ctrl-C", () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    async function activationRunning(node: string): Promise<void> {
+      for (let i = 0; i < 300; i++) {
+        const r = await execOnNode(lab, node, "d=$(ls -t /run/hive/activations 2>/dev/null | head -1); [ -n \"$d\" ] && [ ! -e /run/hive/activations/$d/activation-exit ]");
+        if (r.exitCode === 0) return;
+        await sleep(100);
+      }
+      throw new Error(`no activation started on ${node}`);
+    }
+    afterEach(async () => {
+      for (const node of ["t5", "t6"]) await setNodeKnobs(fx.flakeDir, node, {});
+    });
+
+    it("first Ctrl-C starts nothing new, lets the running activation finish, prints the table, exits 130", async () => {
+      await setVersion(fx.flakeDir, `int-${Date.now()}`);
+      for (const node of ["t5", "t6"]) await setNodeKnobs(fx.flakeDir, node, { activationSleep: 2 });
+      const t6Before = await nodeState(lab, "t6");
+      const hive = startHive(["-f", fx.hiveFile, "apply", "--on", "t5,t6", "-p", "1"]);
+      await activationRunning("t5");
+      hive.kill("SIGINT");
+      const run = await hive.done;
+      expect(run.code).toBe(130);
+      expect(run.stderr).toContain("interrupted: starting nothing new");
+      expect(run.stdout).toMatch(/^t5\s+switch\s+succeeded/m);
+      expect(run.stdout).toMatch(/^t6\s+switch\s+skipped/m);
+      const t5 = await nodeState(lab, "t5");
+      expect(t5.current).toBe(t5.profile);
+      expect(t5.current).toContain("int-");
+      expect(await nodeState(lab, "t6")).toEqual(t6Before);
+    });
+
+    it("a second Ctrl-C stops waiting; the node still ends with a profile naming what it runs", async () => {
+      await setVersion(fx.flakeDir, `int2-${Date.now()}`);
+      await setNodeKnobs(fx.flakeDir, "t5", { activationSleep: 2 });
+      const hive = startHive(["-f", fx.hiveFile, "apply", "--on", "t5"]);
+      await activationRunning("t5");
+      hive.kill("SIGINT");
+      await sleep(200);
+      hive.kill("SIGINT");
+      const started = Date.now();
+      const run = await hive.done;
+      expect(run.code).toBe(130);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(run.stderr).toContain("stopped waiting");
+      // Nobody confirms: after activation and the confirmation window the node has reverted by itself.
+      await sleep(4000); // activation (2 s) has ended; the node waits for a confirmation that never comes
+      let state = await nodeState(lab, "t5");
+      for (let i = 0; i < 80 && state.current !== state.profile; i++) {
+        await sleep(500);
+        state = await nodeState(lab, "t5");
+      }
+      expect(state.current).toBe(state.profile);
+    });
+  });
 });
+
