@@ -26,8 +26,8 @@ export interface Host {
   readonly node: Node;
   /** What the node runs, what its profile names, and its generation: asked of the node, never cached. */
   probe(): Promise<NodeState>;
-  /** Copy a store path's closure to the node (`derivation`: a .drv closure for building there). */
-  copyClosure(path: string, options: { substitute: boolean; derivation?: boolean; onLine?: (line: string) => void }): Promise<void>;
+  /** Copy a store path's closure to the node (of a .drv: the derivation closure, for building there). */
+  copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void>;
   /** Realise a derivation on the node. */
   buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
   /** The same over a connection of its own, opened for this call: proves the node is reachable now. */

@@ -1,24 +1,20 @@
 // A node reached over SSH: commands over one pooled ssh2 connection, closures with `nix copy`.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import type { Node } from "../config/normalize.js";
 import { parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
-import { nixArgs, sshStoreUrl } from "../nix/nix-cli.js";
 import { trimNixError } from "../nix/eval.js";
-import type { ProcessRunner } from "../nix/runner.js";
+import type { ProcessRunner, StreamRunner } from "../nix/runner.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import type { SshTarget } from "../ssh/target.js";
 import { type CommandResult, type Host, NodeOperationError } from "./host.js";
-import { nixSshOpts, openSshConfig } from "./openssh.js";
 
 export class SshHost implements Host {
   constructor(
     readonly node: Node,
     private readonly target: SshTarget,
     private readonly pool: SshPool,
-    private readonly runner: ProcessRunner,
+    private readonly runner: ProcessRunner & StreamRunner,
     private readonly env: Record<string, string | undefined> = process.env,
   ) {}
 
@@ -32,16 +28,43 @@ export class SshHost implements Host {
     options: { stdin?: string | NodeJS.ReadableStream; timeoutMs?: number; onLine?: (line: string) => void } = {},
   ): Promise<CommandResult> {
     const connection = await this.pool.connect(this.target);
-    const command = quoteCommand([...this.escalation, "sh", "-c", script]);
     const lines = lineSplitter(options.onLine);
-    const result = await connection.exec(command, {
-      stdin: options.stdin,
+    if (this.escalation.length === 0 || options.stdin === undefined) {
+      const result = await connection.exec(quoteCommand([...this.escalation, "sh", "-c", script]), {
+        stdin: options.stdin,
+        timeoutMs: options.timeoutMs,
+        onStdout: lines.stdout,
+        onStderr: lines.stderr,
+      });
+      lines.flush();
+      return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
+    }
+    // Through sudo, input that arrives (and ends) before sudo has started relaying it can be lost
+    // (seen with Debian's `Defaults use_pty`): the command first says it is running, then gets its input.
+    const gate = new PassThrough();
+    const input = options.stdin;
+    let opened = false;
+    let head = "";
+    const result = await connection.exec(quoteCommand([...this.escalation, "sh", "-c", `echo ${STDIN_READY}; ${script}`]), {
+      stdin: gate,
       timeoutMs: options.timeoutMs,
-      onStdout: lines.stdout,
+      onStdout: (chunk) => {
+        if (opened) return lines.stdout(chunk);
+        head += chunk.toString("utf8");
+        const end = head.indexOf("\n");
+        if (end === -1) return;
+        opened = true;
+        if (typeof input === "string") gate.end(input);
+        else input.pipe(gate);
+        const rest = head.slice(end + 1);
+        if (rest !== "") lines.stdout(Buffer.from(rest));
+      },
       onStderr: lines.stderr,
     });
+    if (!opened) gate.end();
     lines.flush();
-    return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
+    const stdout = result.stdout.startsWith(`${STDIN_READY}\n`) ? result.stdout.slice(STDIN_READY.length + 1) : result.stdout;
+    return { exitCode: result.exitCode, stdout, stderr: result.stderr, timedOut: result.timedOut };
   }
 
   async runAsRootOnNewConnection(script: string, options: { timeoutMs?: number } = {}): Promise<CommandResult> {
@@ -68,25 +91,40 @@ export class SshHost implements Host {
     return parseNodeState(result.stdout);
   }
 
-  async copyClosure(path: string, options: { substitute: boolean; derivation?: boolean; onLine?: (line: string) => void }): Promise<void> {
-    const args = nixArgs("copy", "--to", sshStoreUrl(this.target.user, this.target.host, this.escalation));
-    if (options.substitute) args.push("--substitute-on-destination");
-    // A .drv path alone would mean "its outputs": copy the derivation closure itself.
-    if (options.derivation) args.push("--derivation");
-    args.push(path);
-    const dir = await mkdtemp(join(tmpdir(), "hive-ssh-"));
+  /**
+   * Copy a closure over the node's ssh2 connection: ask the node which paths it lacks (letting it
+   * substitute them first), then stream `nix-store --export` of just those into `nix-store --import`.
+   * No OpenSSH process, no second handshake, and the host key checked once, by the engine.
+   */
+  async copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
+    const requisites = await this.runner.run("nix-store", ["--query", "--requisites", path]);
+    if (requisites.exitCode !== 0) {
+      throw new NodeOperationError(`could not list the closure of ${path}: ${trimNixError(requisites.stderr, 5)}`, "E_PUSH", tail(requisites.stderr));
+    }
+    // nix-store --query --requisites lists dependencies before what refers to them: import order.
+    const closure = requisites.stdout.split("\n").filter((p) => p.startsWith("/nix/store/"));
+    const asked = await this.runAsRoot(missingPathsScript(options.substitute), { stdin: `${closure.join("\n")}\n`, timeoutMs: 600_000 });
+    if (asked.exitCode !== 0) {
+      throw new NodeOperationError(`could not ask ${this.target.host} which paths it lacks: ${asked.stderr.trim() || `exit ${asked.exitCode}`}`, "E_PUSH");
+    }
+    const lacking = new Set(asked.stdout.split("\n").filter((p) => p.startsWith("/nix/store/")));
+    if (lacking.size === 0) return;
+    const missing = closure.filter((p) => lacking.has(p));
+    options.onLine?.(`copying ${missing.length} of ${closure.length} paths to ${this.target.host}`);
+    const exporter = (this.runner as ProcessRunner & StreamRunner).spawnStream("nix-store", ["--export", ...missing], { env: this.env });
+    let imported: CommandResult;
     try {
-      const configFile = join(dir, "ssh_config");
-      await writeFile(configFile, openSshConfig(this.target), { mode: 0o600 });
-      const result = await this.runner.run("nix", args, {
-        env: { ...this.env, NIX_SSHOPTS: nixSshOpts(configFile, this.node) },
-        onStderrLine: options.onLine,
-      });
-      if (result.exitCode !== 0) {
-        throw new NodeOperationError(`nix copy to ${this.target.host} failed: ${trimNixError(result.stderr, 5)}`, "E_PUSH", tail(result.stderr));
-      }
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+      imported = await this.runAsRoot("nix-store --import > /dev/null", { stdin: exporter.stdout, onLine: options.onLine });
+    } catch (error) {
+      exporter.kill();
+      throw error;
+    }
+    const exported = await exporter.done;
+    if (exported.exitCode !== 0) {
+      throw new NodeOperationError(`nix-store --export failed: ${trimNixError(exported.stderr, 5)}`, "E_PUSH", tail(exported.stderr));
+    }
+    if (imported.exitCode !== 0) {
+      throw new NodeOperationError(`importing into ${this.target.host}'s store failed: ${trimNixError(imported.stderr, 5)}`, "E_PUSH", tail(imported.stderr));
     }
   }
 
@@ -97,6 +135,20 @@ export class SshHost implements Host {
     }
   }
 }
+
+/** Reads store paths on stdin; prints those the node does not have (after trying its substituters). */
+export function missingPathsScript(substitute: boolean): string {
+  return `paths=$(cat)
+missing=$(printf '%s\\n' "$paths" | xargs nix-store --check-validity --print-invalid) || exit 1
+if [ -n "$missing" ] && ${substitute ? "true" : "false"}; then
+  printf '%s\\n' "$missing" | xargs nix-store --realise --keep-going >/dev/null 2>&1
+  missing=$(printf '%s\\n' "$missing" | xargs nix-store --check-validity --print-invalid) || exit 1
+fi
+printf '%s\\n' "$missing"`;
+}
+
+/** First line a command run through sudo prints, once it runs and can take its input. */
+const STDIN_READY = "hive-stdin-ready";
 
 function tail(text: string, lines = 20): string[] {
   return text.split("\n").filter((l) => l.trim() !== "").slice(-lines);

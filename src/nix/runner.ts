@@ -38,8 +38,39 @@ export interface ByteRunner {
   runForBytes(file: string, args: readonly string[], options?: Pick<RunOptions, "env" | "cwd" | "signal" | "onStderrLine">): Promise<ByteProcessResult>;
 }
 
+/** A process whose stdout is consumed as a stream while it runs (e.g. `nix-store --export`). */
+export interface StreamingProcess {
+  stdout: NodeJS.ReadableStream;
+  done: Promise<{ exitCode: number; stderr: string }>;
+  kill(): void;
+}
+
+export interface StreamRunner {
+  spawnStream(file: string, args: readonly string[], options?: Pick<RunOptions, "env" | "cwd">): StreamingProcess;
+}
+
 /** Real processes. Children get their own process group: the terminal's Ctrl-C reaches hive, not them. */
-export const execaRunner: ProcessRunner & ByteRunner = {
+export const execaRunner: ProcessRunner & ByteRunner & StreamRunner = {
+  spawnStream(file, args, options = {}) {
+    const child = execa(file, [...args], {
+      env: options.env,
+      cwd: options.cwd,
+      reject: false,
+      detached: true,
+      stdin: "ignore",
+      buffer: { stdout: false, stderr: true },
+      encoding: "buffer",
+    });
+    return {
+      stdout: child.stdout,
+      done: child.then((result) => ({
+        exitCode: result.exitCode ?? 128,
+        stderr: result.stderr instanceof Uint8Array ? Buffer.from(result.stderr).toString("utf8") : "",
+      })),
+      kill: () => void child.kill(),
+    };
+  },
+
   async run(file, args, options = {}) {
     const child = execa(file, [...args], {
       env: options.env,

@@ -349,7 +349,7 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
     emitPhase("push");
     const onLine = (line: string) => log(n.name, line, "nix");
     if (n.buildOnTarget) {
-      await host.copyClosure(n.drvPath, { substitute: plan.substitute, derivation: true, onLine });
+      await host.copyClosure(n.drvPath, { substitute: plan.substitute, onLine });
       await host.buildOnNode(n.drvPath, onLine);
     } else {
       await host.copyClosure(n.outPath, { substitute: plan.substitute, onLine });
