@@ -29,7 +29,7 @@ export class SshHost implements Host {
   ): Promise<CommandResult> {
     const connection = await this.pool.connect(this.target);
     const lines = lineSplitter(options.onLine);
-    if (this.escalation.length === 0 || options.stdin === undefined) {
+    if (options.stdin === undefined) {
       const result = await connection.exec(quoteCommand([...this.escalation, "sh", "-c", script]), {
         stdin: options.stdin,
         timeoutMs: options.timeoutMs,
@@ -39,8 +39,8 @@ export class SshHost implements Host {
       lines.flush();
       return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
     }
-    // Through sudo, input that arrives (and ends) before sudo has started relaying it can be lost
-    // (seen with Debian's `Defaults use_pty`): the command first says it is running, then gets its input.
+    // Input is sent only once the command says it runs: through sudo, input that arrives (and ends)
+    // before sudo relays it can be lost (seen with Debian's `Defaults use_pty`).
     const gate = new PassThrough();
     const input = options.stdin;
     let opened = false;

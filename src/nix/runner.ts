@@ -1,4 +1,6 @@
-// Starts local processes (nix, git): the only user of execa, and the seam tests replace.
+// Starts local processes (nix, git): the only user of execa and child_process, and the seam tests replace.
+import { spawn } from "node:child_process";
+import { PassThrough } from "node:stream";
 import { execa } from "execa";
 
 export interface RunOptions {
@@ -52,25 +54,19 @@ export interface StreamRunner {
 /** Real processes. Children get their own process group: the terminal's Ctrl-C reaches hive, not them. */
 export const execaRunner: ProcessRunner & ByteRunner & StreamRunner = {
   spawnStream(file, args, options = {}) {
-    const child = execa(file, [...args], {
-      env: options.env,
-      cwd: options.cwd,
-      reject: false,
-      detached: true,
-      stdin: "ignore",
-      buffer: { stdout: false, stderr: true },
-      encoding: "buffer",
+    const child = spawn(file, [...args], { env: options.env, cwd: options.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // Read at once into a buffer that applies backpressure: Node discards a child's unread output
+    // when the child exits, and a small export is written and done before the consumer is ready.
+    const stdout = new PassThrough();
+    child.stdout.pipe(stdout);
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    const done = new Promise<{ exitCode: number; stderr: string }>((resolve) => {
+      child.once("error", (error) => resolve({ exitCode: 127, stderr: error.message }));
+      child.once("close", (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stderr }));
     });
-    return {
-      stdout: child.stdout,
-      done: child.then((result) => ({
-        exitCode: result.exitCode ?? 128,
-        stderr: result.stderr instanceof Uint8Array ? Buffer.from(result.stderr).toString("utf8") : "",
-      })),
-      kill: () => void child.kill(),
-    };
+    return { stdout, done, kill: () => void child.kill() };
   },
-
   async run(file, args, options = {}) {
     const child = execa(file, [...args], {
       env: options.env,
