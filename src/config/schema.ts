@@ -49,7 +49,9 @@ export const sshSchema = z
     options: z
       .array(z.string())
       .default([])
-      .describe('Extra arguments for OpenSSH where hive calls it (e.g. nix copy), e.g. ["-o", "Compression=yes"].'),
+      .describe(
+        'Extra arguments for OpenSSH where hive calls it, e.g. ["-o", "Compression=yes"]. hive now speaks SSH itself for every step (commands, closures, keys), so no step uses them yet.',
+      ),
     connectTimeout: seconds.default(10).describe("Seconds to wait for the SSH connection."),
   })
   .describe("How hive connects to the node.");

@@ -1,4 +1,4 @@
-// A node reached over SSH: commands over one pooled ssh2 connection, closures with `nix copy`.
+// A node reached over SSH: commands, closures and keys over one pooled ssh2 connection.
 import { PassThrough } from "node:stream";
 import type { Node } from "../config/normalize.js";
 import { parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
