@@ -28,6 +28,8 @@ export interface LockOwner {
 export interface HeldLock {
   /** A previous holder whose lock was found stale (it died without releasing). */
   stale: string | null;
+  /** What `thenRun` printed once the lock was held (saves a round trip, e.g. reading the node's state). */
+  output: string;
   release(): Promise<void>;
 }
 
@@ -37,7 +39,7 @@ export class NodeLockedError extends NodeOperationError {
   }
 }
 
-export function lockScript(owner: LockOwner, force: boolean): string {
+export function lockScript(owner: LockOwner, force: boolean, thenRun = ""): string {
   const info = JSON.stringify(owner);
   return `mkdir -p ${LOCK_DIR}
 cd ${LOCK_DIR} || exit 1
@@ -62,6 +64,7 @@ exec 8>&-
 for f in lock.json stale.json; do [ -s "$f" ] && echo "HIVE_STALE $(tr -d '\n' < "$f")"; done
 rm -f stale.json
 printf '%s\\n' ${q(info)} | sed "s/}$/,\\"nodePid\\":$$}/" > lock.json
+${thenRun}
 echo HIVE_LOCKED
 released=
 touch heartbeat
@@ -71,17 +74,19 @@ if [ -n "$released" ]; then rm -f lock.json; else mv -f lock.json stale.json; fi
 }
 
 /** Take the node's lock, or fail naming who holds it. */
-export async function acquireNodeLock(host: Host, owner: LockOwner, options: { force?: boolean } = {}): Promise<HeldLock> {
+export async function acquireNodeLock(host: Host, owner: LockOwner, options: { force?: boolean; thenRun?: string } = {}): Promise<HeldLock> {
   const input = new PassThrough();
   let stale: string | null = null;
+  const output: string[] = [];
   let settle: ((outcome: { locked: true } | { locked: false; line: string }) => void) | undefined;
   const decided = new Promise<{ locked: true } | { locked: false; line: string }>((resolve) => (settle = resolve));
-  const channel = host.runAsRoot(lockScript(owner, options.force === true), {
+  const channel = host.runAsRoot(lockScript(owner, options.force === true, options.thenRun), {
     stdin: input,
     onLine: (line) => {
       if (line === "HIVE_LOCKED") settle?.({ locked: true });
       else if (line.startsWith("HIVE_STALE ")) stale ??= describeOwner(line.slice(line.indexOf(" ") + 1));
       else if (line.startsWith("HIVE_BUSY") || line.startsWith("HIVE_ACTIVATING")) settle?.({ locked: false, line });
+      else output.push(line);
     },
   });
   const ended = channel.then(
@@ -115,6 +120,7 @@ export async function acquireNodeLock(host: Host, owner: LockOwner, options: { f
   heartbeat.unref();
   return {
     stale,
+    output: output.join("\n"),
     release: async () => {
       clearInterval(heartbeat);
       // An explicit release: input ending without it means this hive died (the lock was stale).

@@ -2,6 +2,7 @@
 // connection, and report what the node finally runs.
 import { randomBytes } from "node:crypto";
 import type { Host } from "../host/host.js";
+import type { NodeState } from "./scripts.js";
 import { NodeOperationError } from "../host/host.js";
 import {
   type SupervisorOptions,
@@ -22,6 +23,8 @@ export interface ActivationRun {
   newGeneration: number | null;
   /** Why hive could not confirm or follow the activation, when it could not. */
   problem?: string;
+  /** The node's state as last read, right after the supervisor's final word when there is one. */
+  state: NodeState;
   id: string;
 }
 
@@ -62,6 +65,7 @@ export async function runSupervisedActivation(
     prevGeneration: p.prevGeneration,
     prevSystem: p.prevSystem,
     newGeneration: p.newGeneration,
+    state: p.state,
     id,
     ...(problem === undefined ? {} : { problem }),
   });
@@ -69,8 +73,8 @@ export async function runSupervisedActivation(
   for (;;) {
     let poll: SupervisorPoll;
     try {
-      // Once confirmed, only the supervisor's final word is awaited.
-      const polled = await host.runAsRoot(pollScript(id, offset, POLL_WAIT_SECONDS, confirmed ? "result" : "activation"), {
+      // Once activation has ended (and is confirmed where that is asked), only the supervisor's final word is awaited.
+      const polled = await host.runAsRoot(pollScript(id, offset, POLL_WAIT_SECONDS, confirmed || (last !== undefined && last.activationExit !== null) ? "result" : "activation", options.profile), {
         timeoutMs: (POLL_WAIT_SECONDS + 10) * 1000,
       });
       if (polled.timedOut) throw new Error(`the node did not answer for ${POLL_WAIT_SECONDS + 10} s`);

@@ -45,6 +45,13 @@ describe("supervisor scripts", () => {
       newGeneration: 5,
       logSize: 42,
       newLog: "hive: a\nhive: b",
+      state: { current: null, profile: null, generation: null, booted: null },
+    });
+    expect(parsePoll("result=confirmed\ncurrent=/nix/store/n\nprofile=/nix/store/n\nlink=system-5-link\nbooted=\n--\n").state).toEqual({
+      current: "/nix/store/n",
+      profile: "/nix/store/n",
+      generation: 5,
+      booted: null,
     });
     expect(parsePoll("activation-exit=\nresult=confirmed\nprev-generation=\nprev-system=\nnew-generation=\nlog-size=0\n--\n")).toMatchObject({
       activationExit: null,

@@ -11,7 +11,7 @@
 //   log              everything the supervisor and switch-to-configuration printed
 import { quoteShellArg as q } from "../ssh/quote.js";
 import type { Goal } from "../plan/goal.js";
-import { RECORDS_DIR } from "./scripts.js";
+import { type NodeState, RECORDS_DIR, parseNodeState, stateProbeScript } from "./scripts.js";
 
 export const ACTIVATIONS_DIR = "/run/hive/activations";
 
@@ -180,7 +180,7 @@ echo started
  * supervisor decides, so hive learns of it at once without opening a channel every moment; then
  * prints the files hive needs and the log from a byte offset.
  */
-export function pollScript(id: string, logOffset: number, waitSeconds = 2, settled: "activation" | "result" = "activation"): string {
+export function pollScript(id: string, logOffset: number, waitSeconds = 2, settled: "activation" | "result" = "activation", profile = "/nix/var/nix/profiles/system"): string {
   const dir = q(activationDir(id));
   const done = settled === "activation" ? "[ -e activation-exit ] || [ -e result ]" : "[ -e result ]";
   return `cd ${dir} || exit 3
@@ -192,6 +192,7 @@ echo "prev-generation=$(cat prev-generation 2>/dev/null)"
 echo "prev-system=$(cat prev-system 2>/dev/null)"
 echo "new-generation=$(cat new-generation 2>/dev/null)"
 echo "log-size=$(wc -c < log)"
+${stateProbeScript(profile)}
 echo "--"
 tail -c +${logOffset + 1} log`;
 }
@@ -204,6 +205,8 @@ export interface SupervisorPoll {
   newGeneration: number | null;
   logSize: number;
   newLog: string;
+  /** What the node runs and its profile names, read after the wait. */
+  state: NodeState;
 }
 
 export function parsePoll(stdout: string): SupervisorPoll {
@@ -232,6 +235,7 @@ export function parsePoll(stdout: string): SupervisorPoll {
     newGeneration: num("new-generation"),
     logSize: num("log-size") ?? 0,
     newLog,
+    state: parseNodeState(head),
   };
 }
 

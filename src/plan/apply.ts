@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import { type HeldLock, type LockOwner, acquireNodeLock } from "../activation/lock.js";
 import { type ActivationRun, runSupervisedActivation } from "../activation/run-activation.js";
 import type { SupervisorOptions } from "../activation/supervisor.js";
-import { parseFailedUnits } from "../activation/scripts.js";
+import { parseFailedUnits, parseNodeState, stateProbeScript } from "../activation/scripts.js";
 import { type CheckOutcome, runHealthChecks } from "../health/checks.js";
 import type { DeploymentRecord, Host } from "../host/host.js";
 import { buildSystems } from "../nix/build.js";
@@ -330,9 +330,10 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
     prepared = plan.uploadKeys ? await prepareKeys(n.node, context.runner, { cwd: context.hive.dir, env: context.env }) : null;
     const host = context.hostFor(n.node);
     emitPhase("connect");
-    lock = await acquireNodeLock(host, tools.owner, { force: plan.forceUnlock });
+    // The lock script reads the node's state once it holds the lock: one round trip for both.
+    lock = await acquireNodeLock(host, tools.owner, { force: plan.forceUnlock, thenRun: stateProbeScript(n.node.profile) });
     if (lock.stale !== null) context.reporter.emit({ kind: "warning", message: `${n.name}: took over a stale lock (${lock.stale})` });
-    const before = await host.probe();
+    const before = parseNodeState(lock.output);
     if (!plan.reactivate && isAlreadyDeployed(plan.goal, before, n.outPath)) {
       // The system is in place; its keys may not be (changed in hive.ts, or lost to a reboot).
       let changed = false;
@@ -458,7 +459,8 @@ export async function activateAndCheck(host: Host, unit: ActivationUnit, tools: 
   }
 
   emitPhase("verify");
-  const after = await host.probe();
+  // Read by the poll that brought the supervisor's final word: no extra round trip.
+  const after = run.state;
   const mismatch = verificationProblem(unit.goal, after, unit.system);
   if (mismatch !== null) return finish(unit.name, "failed", { code: "E_VERIFY", message: mismatch });
   await unit.afterActivation?.();
