@@ -46,10 +46,6 @@ export async function runSupervisedActivation(
   hooks: ActivationHooks = {},
 ): Promise<ActivationRun> {
   const id = newActivationId();
-  const launched = await host.runAsRoot(launchScript({ ...options, id }), { stdin: recordJson, timeoutMs: 60_000 });
-  if (launched.exitCode !== 0) {
-    throw new NodeOperationError(`could not start the activation: ${launched.stderr.trim() || `exit ${launched.exitCode}`}`, "E_ACTIVATION_START");
-  }
   let offset = 0;
   let last: SupervisorPoll | undefined;
   let pending = "";
@@ -69,40 +65,70 @@ export async function runSupervisedActivation(
     id,
     ...(problem === undefined ? {} : { problem }),
   });
+  const poll = (settled: "activation" | "result") => pollScript(id, offset, POLL_WAIT_SECONDS, settled, options.profile);
+  const lost = (error: unknown): ActivationRun =>
+    run(
+      last ?? parsePoll(""),
+      "lost",
+      `lost the node during activation (${(error as Error).message}); ` +
+        (options.confirmTimeout > 0
+          ? `it returns to its previous system by itself ${options.confirmTimeout} s after activation ends unless confirmed`
+          : "its final state is unknown"),
+    );
+
+  // Launch, then wait on the node for the activation to end: one round trip.
+  let launched: Awaited<ReturnType<Host["runAsRoot"]>>;
+  try {
+    launched = await host.runAsRoot(`${launchScript({ ...options, id })}\n${poll("activation")}`, {
+      stdin: recordJson,
+      timeoutMs: (60 + POLL_WAIT_SECONDS) * 1000,
+    });
+  } catch (error) {
+    return lost(error); // it may have started: the node decides by itself
+  }
+  if (launched.timedOut) return lost(new Error(`the node did not answer for ${60 + POLL_WAIT_SECONDS} s`));
+  if (launched.exitCode !== 0 || !launched.stdout.startsWith("started\n")) {
+    throw new NodeOperationError(`could not start the activation: ${launched.stderr.trim() || `exit ${launched.exitCode}`}`, "E_ACTIVATION_START");
+  }
+  let current = parsePoll(launched.stdout);
   let confirmed = false;
   for (;;) {
-    let poll: SupervisorPoll;
+    last = current;
+    if (current.newLog !== "") emit(current.newLog);
+    offset = current.logSize;
+    if (current.result !== null) {
+      if (pending !== "") emit("\n");
+      return run(current, current.result);
+    }
+    if (!confirmed && current.activationExit === 0 && options.confirmTimeout > 0) {
+      // Confirm over a new connection (proof that the node is reachable on its new system), then
+      // wait there for the supervisor's final word: one round trip.
+      try {
+        const answer = await host.runAsRootOnNewConnection(`${confirmScript(id)}\n${poll("result")}`, {
+          timeoutMs: (options.confirmTimeout + POLL_WAIT_SECONDS) * 1000,
+        });
+        if (answer.exitCode !== 0 || !answer.stdout.startsWith("confirmed\n")) {
+          return run(current, "unconfirmed", `the node did not accept the confirmation: ${answer.stdout.split("\n")[0] ?? ""}`.trim());
+        }
+        confirmed = true;
+        hooks.onLine?.("hive: confirmed over a new connection");
+        current = parsePoll(answer.stdout);
+        continue;
+      } catch (error) {
+        return run(current, "unconfirmed", `could not confirm over a new connection (${(error as Error).message}); the node returns to its previous system by itself`);
+      }
+    }
     try {
       // Once activation has ended (and is confirmed where that is asked), only the supervisor's final word is awaited.
-      const polled = await host.runAsRoot(pollScript(id, offset, POLL_WAIT_SECONDS, confirmed || (last !== undefined && last.activationExit !== null) ? "result" : "activation", options.profile), {
+      const polled = await host.runAsRoot(poll(confirmed || current.activationExit !== null ? "result" : "activation"), {
         timeoutMs: (POLL_WAIT_SECONDS + 10) * 1000,
       });
       if (polled.timedOut) throw new Error(`the node did not answer for ${POLL_WAIT_SECONDS + 10} s`);
       if (polled.exitCode !== 0) throw new Error(polled.stderr.trim() || `exit ${polled.exitCode}`);
-      poll = parsePoll(polled.stdout);
+      current = parsePoll(polled.stdout);
     } catch (error) {
-      const p = last ?? parsePoll("");
-      if (confirmed) return run(p, "confirmed"); // the decision is made and recorded on the node
-      return run(p, "lost", `lost the node during activation (${(error as Error).message}); ` +
-        (options.confirmTimeout > 0 ? `it returns to its previous system by itself ${options.confirmTimeout} s after activation ends unless confirmed` : "its final state is unknown"));
-    }
-    last = poll;
-    if (poll.newLog !== "") emit(poll.newLog);
-    offset = poll.logSize;
-    if (poll.result !== null) {
-      if (pending !== "") emit("\n");
-      return run(poll, poll.result);
-    }
-    if (!confirmed && poll.activationExit === 0 && options.confirmTimeout > 0) {
-      // Confirm over a new connection: proof that the node is reachable on its new system.
-      try {
-        const answer = await host.runAsRootOnNewConnection(confirmScript(id), { timeoutMs: options.confirmTimeout * 1000 });
-        if (answer.exitCode !== 0) return run(poll, "unconfirmed", `the node did not accept the confirmation: ${answer.stdout.trim()}`);
-        confirmed = true;
-        hooks.onLine?.("hive: confirmed over a new connection");
-      } catch (error) {
-        return run(poll, "unconfirmed", `could not confirm over a new connection (${(error as Error).message}); the node returns to its previous system by itself`);
-      }
+      if (confirmed) return run(current, "confirmed"); // the decision is made and recorded on the node
+      return lost(error);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { missingPathsScript } from "./ssh-host.js";
+import { missingPathsScript, parseMissingPaths } from "./ssh-host.js";
 
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,6 +23,13 @@ describe("missingPathsScript", () => {
     const input = `${valid}\n${fake}\n`;
     const run = spawnSync("sh", ["-c", missingPathsScript(false)], { input, encoding: "utf8", env: { ...process.env, NIX_CONFIG: "substituters =" } });
     expect(run.status, run.stderr).toBe(0);
-    expect(run.stdout.split("\n").filter((l) => l !== "")).toEqual([fake]);
+    expect(run.stdout.split("\n").filter((l) => l !== "")).toEqual([`missing ${fake}`]);
+    expect([...parseMissingPaths(run.stdout)]).toEqual([fake]);
+    const all = spawnSync("sh", ["-c", missingPathsScript(true)], { input: `${valid}\n`, encoding: "utf8" });
+    expect(all.stdout).toBe("");
+  });
+
+  it("subtracts what the node substituted", () => {
+    expect([...parseMissingPaths("missing /nix/store/a-x\nmissing /nix/store/b-y\nsubstituted /nix/store/a-x\n")]).toEqual(["/nix/store/b-y"]);
   });
 });

@@ -107,7 +107,7 @@ export class SshHost implements Host {
     if (asked.exitCode !== 0) {
       throw new NodeOperationError(`could not ask ${this.target.host} which paths it lacks: ${asked.stderr.trim() || `exit ${asked.exitCode}`}`, "E_PUSH");
     }
-    const lacking = new Set(asked.stdout.split("\n").filter((p) => p.startsWith("/nix/store/")));
+    const lacking = parseMissingPaths(asked.stdout);
     if (lacking.size === 0) return;
     const missing = closure.filter((p) => lacking.has(p));
     options.onLine?.(`copying ${missing.length} of ${closure.length} paths to ${this.target.host}`);
@@ -136,15 +136,33 @@ export class SshHost implements Host {
   }
 }
 
-/** Reads store paths on stdin; prints those the node does not have (after trying its substituters). */
+/**
+ * Reads store paths on stdin; prints `missing PATH` for each the node lacks and, when asked to
+ * substitute, tries its substituters for those and prints `substituted PATH` for each it got.
+ */
 export function missingPathsScript(substitute: boolean): string {
   return `paths=$(cat)
 missing=$(printf '%s\\n' "$paths" | xargs nix-store --check-validity --print-invalid) || exit 1
-if [ -n "$missing" ] && ${substitute ? "true" : "false"}; then
-  printf '%s\\n' "$missing" | xargs nix-store --realise --keep-going >/dev/null 2>&1
-  missing=$(printf '%s\\n' "$missing" | xargs nix-store --check-validity --print-invalid) || exit 1
+[ -n "$missing" ] || exit 0
+printf '%s\\n' "$missing" | sed 's/^/missing /'
+if ${substitute ? "true" : "false"}; then
+  printf '%s\\n' "$missing" | xargs nix-store --realise --keep-going 2>/dev/null | sed 's/^/substituted /'
 fi
-printf '%s\\n' "$missing"`;
+exit 0`;
+}
+
+/** The paths still to send, from `missingPathsScript`'s output. */
+export function parseMissingPaths(stdout: string): Set<string> {
+  const missing = new Set<string>();
+  const substituted = new Set<string>();
+  for (const line of stdout.split("\n")) {
+    const [kind, path] = line.split(" ");
+    if (path === undefined || !path.startsWith("/nix/store/")) continue;
+    if (kind === "missing") missing.add(path);
+    else if (kind === "substituted") substituted.add(path);
+  }
+  for (const path of substituted) missing.delete(path);
+  return missing;
 }
 
 /** First line a command run through sudo prints, once it runs and can take its input. */
