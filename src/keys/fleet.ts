@@ -5,6 +5,7 @@ import type { ByteRunner } from "../nix/runner.js";
 import type { NodeResult } from "../report/results.js";
 import { prepareKeys, wipePreparedKeys } from "./sources.js";
 import { type KeyHost, type KeyScriptOptions, type RemovedKey, type UploadedKey, removeStaleKeys, uploadKeys } from "./upload.js";
+import { describeNodeError, nodeErrorLog } from "../report/node-error.js";
 
 export type KeyStep = "read" | "upload" | "remove-stale";
 
@@ -76,8 +77,8 @@ export async function uploadKeysToNodes(nodes: readonly Node[], context: KeyRunC
           outcome.result = changed ? "succeeded" : "unchanged";
         } catch (error) {
           outcome.result = "failed";
-          outcome.error = describeError(error);
-          outcome.log = errorLog(error);
+          outcome.error = describeNodeError(error);
+          outcome.log = nodeErrorLog(error);
         }
         outcome.durationMs = now() - started;
         emit({ kind: "key-node-done", node: node.name, result: outcome.result, ...(outcome.error ? { message: outcome.error.message } : {}), durationMs: outcome.durationMs });
@@ -88,15 +89,3 @@ export async function uploadKeysToNodes(nodes: readonly Node[], context: KeyRunC
   return { nodes: outcomes, interrupted: context.interrupted() };
 }
 
-function describeError(error: unknown): { code: string; message: string } {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { code: typeof code === "string" ? code : "E_NODE", message: error.message };
-  }
-  return { code: "E_NODE", message: String(error) };
-}
-
-function errorLog(error: unknown): string[] {
-  const log = (error as { log?: unknown } | null)?.log;
-  return Array.isArray(log) ? (log as string[]).slice(-20) : [];
-}

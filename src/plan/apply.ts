@@ -18,6 +18,7 @@ import type { Phase, Reporter } from "../report/events.js";
 import { type NodeResult, isFailure } from "../report/results.js";
 import { selectNodes } from "../selection/selector.js";
 import { type Goal, goalActivates, goalSetsProfile, goalUploadsKeys } from "./goal.js";
+import { describeNodeError, nodeErrorLog } from "../report/node-error.js";
 
 export interface ApplyOptions {
   goal: Goal;
@@ -387,7 +388,7 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
       tools,
     );
   } catch (error) {
-    finish(n.name, "failed", describeError(error), errorLog(error));
+    finish(n.name, "failed", describeNodeError(error), nodeErrorLog(error));
   } finally {
     if (prepared !== null) wipePreparedKeys(prepared);
     await lock?.release();
@@ -568,18 +569,6 @@ function report(plan: ApplyPlan, states: Map<string, NodeOutcome>, interrupted: 
   return { goal: plan.goal, nodes: plan.nodes.map((n) => states.get(n.name)!), interrupted };
 }
 
-function describeError(error: unknown): { code: string; message: string } {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { code: typeof code === "string" ? code : "E_NODE", message: error.message };
-  }
-  return { code: "E_NODE", message: String(error) };
-}
-
-function errorLog(error: unknown): string[] {
-  const log = (error as { log?: unknown } | null)?.log;
-  return Array.isArray(log) ? (log as string[]) : [];
-}
 
 function firstLine(text: string): string {
   return text.split("\n").find((l) => l.trim() !== "") ?? text;

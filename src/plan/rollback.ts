@@ -6,6 +6,7 @@ import { UsageError } from "../errors.js";
 import { type HeldLock, acquireNodeLock } from "../activation/lock.js";
 import { nodeFactsScript, parseNodeFacts } from "../fleet/node-facts.js";
 import { selectNodes } from "../selection/selector.js";
+import { describeNodeError, nodeErrorLog } from "../report/node-error.js";
 import { type ApplyContext, type ApplyReport, activateAndCheck, trackOutcomes } from "./apply.js";
 
 export interface RollbackOptions {
@@ -114,7 +115,7 @@ export async function executeRollback(plan: RollbackPlan, context: ApplyContext)
             },
           );
         } catch (error) {
-          tracker.finish(node.name, "failed", { code: (error as { code?: string }).code ?? "E_NODE", message: (error as Error).message });
+          tracker.finish(node.name, "failed", describeNodeError(error), nodeErrorLog(error));
         } finally {
           await lock?.release();
         }

@@ -3,7 +3,7 @@ import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { SshHost } from "../../host/ssh-host.js";
 import { execaRunner } from "../../nix/runner.js";
 import type { Hive } from "../../config/normalize.js";
-import { type ApplyContext, type ApplyReport, executeApply, planApply } from "../../plan/apply.js";
+import { type ApplyContext, type ApplyOptions, type ApplyReport, executeApply, planApply } from "../../plan/apply.js";
 import { parseGoal } from "../../plan/goal.js";
 import { createLiveRenderer, createPlainRenderer, resultColor } from "../../report/render-apply.js";
 import { isFailure } from "../../report/results.js";
@@ -14,23 +14,10 @@ import { type CommandContext, loadHiveForCommand } from "../context.js";
 import { readVersion } from "../program.js";
 import { renderTable } from "../table.js";
 
-export interface ApplyCommandOptions {
-  on?: string;
+/** The flags: every core option but the goal (a positional argument), plus output and SSH trust. */
+export interface ApplyCommandOptions extends Omit<ApplyOptions, "goal"> {
   json?: boolean;
-  parallel?: number;
-  evalNodeLimit?: number;
-  showTrace?: boolean;
-  buildOnTarget?: boolean;
-  keepResult?: boolean;
-  substitute?: boolean;
-  reactivate?: boolean;
-  maxJobs?: number;
   acceptNewHostKeys?: boolean;
-  rollback?: boolean;
-  magicRollback?: boolean;
-  batchSize?: string;
-  maxFailures?: number;
-  forceUnlock?: boolean;
 }
 
 export async function runApply(context: CommandContext, goalText: string, options: ApplyCommandOptions): Promise<ExitCode> {
