@@ -40,7 +40,8 @@ export async function runNodeOperation(
 ): Promise<ExitCode> {
   const { terminal } = context;
   const verbose = context.globals.verbose > 0;
-  const live = !options.json && process.stderr.isTTY === true && process.env["CI"] === undefined;
+  // A terminal that reports no width (e.g. a pty nobody sized) gets plain lines: live redraws need one.
+  const live = !options.json && process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0 && process.env["CI"] === undefined;
   const liveRenderer = live ? createLiveRenderer({ stream: process.stderr, color: terminal.errColor, verbose, nodeNames: names }) : undefined;
   const reporter = liveRenderer ?? createPlainRenderer({ write: terminal.err, color: terminal.errColor, verbose, nodeNames: names });
 
