@@ -20,10 +20,10 @@
           # Update after changing package-lock.json: nix run nixpkgs#prefetch-npm-deps package-lock.json
           npmDepsHash = pkgs.lib.fakeHash;
           npmBuildScript = "build";
-          # hive shells out to nix and OpenSSH at run time.
+          # hive runs nix (and git, for flake revisions) at run time; it speaks SSH itself.
           nativeBuildInputs = [ pkgs.makeWrapper ];
           postInstall = ''
-            wrapProgram $out/bin/hive --prefix PATH : ${pkgs.lib.makeBinPath [ pkgs.nix pkgs.openssh ]}
+            wrapProgram $out/bin/hive --prefix PATH : ${pkgs.lib.makeBinPath [ pkgs.nix pkgs.git ]}
           '';
           meta = {
             description = "Deploy NixOS fleets: parallel tag-based deploys, health checks, rollback";
