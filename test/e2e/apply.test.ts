@@ -1,6 +1,6 @@
 // End-to-end: hive build and hive apply on the lab, judged by each node's real state.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cutNetwork, execOnNode, restoreNetwork, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
@@ -188,6 +188,18 @@ describe("hive apply", () => {
       expect(push.byName["t5"]!.result).toBe("succeeded");
       expect((await execOnNode(lab, "t5", `nix-store --check-validity ${outPath}`)).exitCode).toBe(0);
       expect(await nodeState(lab, "t5")).toEqual(before);
+    });
+
+    it("--keep-result keeps a GC root next to hive.ts for each built system", async () => {
+      await setVersion(fx.flakeDir, `keep-${Date.now()}`);
+      const run = apply(["build", "--on", "t1,t2", "--keep-result"]);
+      expect(run.code, run.stderr).toBe(0);
+      for (const node of ["t1", "t2"]) {
+        const root = join(fx.dir, ".hive", "gcroots", node);
+        expect(readlinkSync(root)).toBe(run.byName[node]!.outPath);
+        const roots = spawnSync("nix-store", ["--gc", "--print-roots"], { encoding: "utf8" }).stdout;
+        expect(roots).toContain(`${root} -> ${run.byName[node]!.outPath}`);
+      }
     });
 
     it("buildOnTarget builds on the node; the output never exists on the deployer", async () => {
