@@ -48,21 +48,29 @@ const keyFilesExist: Rule = (hive, { warnings }) => {
 };
 
 /** Nix copies a local flake's whole tree into the world-readable store on every evaluation. */
-const noTextKeysInsideFlake: Rule = (hive, { warnings }) => {
+const noSecretsInsideFlake: Rule = (hive, { warnings }) => {
   if (!hive.meta.flake.startsWith("/")) return;
-  const inside = relative(hive.meta.flake, hive.file);
-  if (inside.startsWith("..")) return;
-  const nodes = hive.nodes.filter((n) => Object.values(n.keys).some((k) => k.text !== undefined));
-  if (nodes.length > 0) {
-    warnings.push(
-      `keys: ${nodes.map((n) => n.name).join(", ")} ${nodes.length === 1 ? "has a" : "have"} \`text\` key defined in ${hive.file}, ` +
-        `which lies inside the flake ${hive.meta.flake}: Nix copies that tree, secret included, into the world-readable Nix store. ` +
-        "Use `file` or `command` with a source outside the flake.",
-    );
+  const insideFlake = (path: string) => !relative(hive.meta.flake, path).startsWith("..");
+  const advice = "Nix copies that tree, secret included, into the world-readable Nix store. Use `file` or `command` with a source outside the flake.";
+  if (insideFlake(hive.file)) {
+    const nodes = hive.nodes.filter((n) => Object.values(n.keys).some((k) => k.text !== undefined));
+    if (nodes.length > 0) {
+      warnings.push(
+        `keys: ${nodes.map((n) => n.name).join(", ")} ${nodes.length === 1 ? "has a" : "have"} \`text\` key defined in ${hive.file}, ` +
+          `which lies inside the flake ${hive.meta.flake}: ${advice}`,
+      );
+    }
+  }
+  for (const node of hive.nodes) {
+    for (const [name, key] of Object.entries(node.keys)) {
+      if (key.file !== undefined && insideFlake(key.file)) {
+        warnings.push(`nodes.${node.name}.keys.${name}.file: ${key.file} lies inside the flake ${hive.meta.flake}: ${advice}`);
+      }
+    }
   }
 };
 
-export const RULES: readonly Rule[] = [atLeastOneNode, rolloutOrderTagsExist, distinctTargets, keyFilesExist, noTextKeysInsideFlake];
+export const RULES: readonly Rule[] = [atLeastOneNode, rolloutOrderTagsExist, distinctTargets, keyFilesExist, noSecretsInsideFlake];
 
 export function applyRules(hive: Hive): RuleFindings {
   const findings: RuleFindings = { errors: [], warnings: [] };

@@ -129,6 +129,13 @@ describe("validateHive: valid hives and defaults", () => {
     const outside = validate({ meta: { flake: "/elsewhere" }, nodes: { a: { keys: { k: { text: "s3cret" } } } } });
     expect(outside.warnings).toEqual([]);
   });
+
+  it("warns about a key file inside the flake's tree", () => {
+    const hive = validate({ meta: { flake: "/fleet" }, nodes: { a: { keys: { k: { file: "secrets/db.pw" }, j: { file: "/srv/secrets/x" } } } } });
+    expect(hive.warnings.filter((w) => w.includes("lies inside the flake"))).toEqual([
+      expect.stringMatching(/^hive\.ts: nodes\.a\.keys\.k\.file: \/fleet\/secrets\/db\.pw lies inside the flake \/fleet: Nix copies/),
+    ]);
+  });
 });
 
 describe("validateHive: errors name the file, the node and the dotted path", () => {

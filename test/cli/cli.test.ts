@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { makeHiveDir, runHive } from "./run-hive.js";
+import { spawnSync } from "node:child_process";
+import { HIVE_BIN, makeHiveDir, runHive } from "./run-hive.js";
 
 const fleet = readFileSync(resolve(import.meta.dirname, "../fixtures/fleet.hive.ts"), "utf8");
 const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
@@ -197,4 +198,12 @@ describe("apply refuses without a selection when meta.allowApplyAll is false", (
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('unknown goal "swich"; did you mean "switch"?');
   });
+});
+
+it("stops quietly when its reader leaves early (hive nodes | head -1)", () => {
+  const nodes = Array.from({ length: 3000 }, (_, i) => `"n${i}": {}`).join(",\n");
+  const dir = makeHiveDir({ "hive.ts": `export default { nodes: {\n${nodes}\n} };\n` });
+  const run = spawnSync("sh", ["-c", `node ${JSON.stringify(HIVE_BIN)} nodes | head -1`], { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } });
+  expect(run.stdout).toMatch(/^NAME\s+HOST/);
+  expect(run.stderr).not.toMatch(/EPIPE|Error/);
 });
