@@ -261,7 +261,7 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
 
   // 3. Push and activate, batch by batch; within a batch, node by node in parallel.
   const revision = await readFlakeRevision(plan.flake, context.runner);
-  const deployedBy = `${safeUser()}@${hostname()}`;
+  const deployedBy = `${deployingUser()}@${hostname()}`;
   const owner: LockOwner = { holder: deployedBy, pid: process.pid, startedAt: new Date(started).toISOString() };
   const readyByName = new Map(ready.map((n) => [n.name, n]));
   const plannedByName = new Map(plan.nodes.map((n) => [n.name, n]));
@@ -434,7 +434,7 @@ export async function activateAndCheck(host: Host, unit: ActivationUnit, tools: 
     `${JSON.stringify(record, null, 2)}\n`,
     { onLine: (line) => log(unit.name, line, "activation") },
   );
-  const activationFailure = activationError(run.activationExit, logsOf(tools, unit.name));
+  const activationFailure = activationError(run.activationExit, tools.logsFor(unit.name));
   switch (run.result) {
     case "profile-failed":
       return finish(unit.name, "failed", { code: "E_PROFILE", message: `could not set the profile ${unit.node.profile}; nothing changed` });
@@ -513,10 +513,6 @@ function describePrevious(run: ActivationRun): string {
   return run.prevGeneration !== null ? `generation ${run.prevGeneration} (${run.prevSystem ?? "?"})` : `the previous system (${run.prevSystem ?? "?"})`;
 }
 
-function logsOf(tools: ActivationTools, node: string): string[] {
-  return tools.logsFor(node);
-}
-
 /** Unchanged means the node already is what the goal would make it: asked of the node, not cached. */
 export function isAlreadyDeployed(goal: Goal, state: { current: string | null; profile: string | null }, outPath: string): boolean {
   switch (goal) {
@@ -574,7 +570,8 @@ function firstLine(text: string): string {
   return text.split("\n").find((l) => l.trim() !== "") ?? text;
 }
 
-function safeUser(): string {
+/** Who deploys: the local user, for deployment records and lock owners. */
+export function deployingUser(): string {
   try {
     return userInfo().username;
   } catch {

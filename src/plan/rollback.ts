@@ -1,5 +1,5 @@
 // `hive rollback`: return nodes to their previous (or a given) generation, with checks, in parallel.
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
 import pLimit from "p-limit";
 import type { Hive } from "../config/normalize.js";
 import { UsageError } from "../errors.js";
@@ -7,7 +7,7 @@ import { type HeldLock, acquireNodeLock } from "../activation/lock.js";
 import { nodeFactsScript, parseNodeFacts } from "../fleet/node-facts.js";
 import { selectNodes } from "../selection/selector.js";
 import { describeNodeError, nodeErrorLog } from "../report/node-error.js";
-import { type ApplyContext, type ApplyReport, activateAndCheck, trackOutcomes } from "./apply.js";
+import { type ApplyContext, type ApplyReport, activateAndCheck, deployingUser, trackOutcomes } from "./apply.js";
 
 export interface RollbackOptions {
   on?: string;
@@ -47,13 +47,7 @@ export async function executeRollback(plan: RollbackPlan, context: ApplyContext)
   const now = context.now ?? Date.now;
   const tracker = trackOutcomes(plan.nodes.map((n) => n.name), context.reporter, now);
   const nodesByName = new Map(context.hive.nodes.map((n) => [n.name, n]));
-  let user = "unknown";
-  try {
-    user = userInfo().username;
-  } catch {
-    /* no passwd entry: keep "unknown" */
-  }
-  const deployedBy = `${user}@${hostname()}`;
+  const deployedBy = `${deployingUser()}@${hostname()}`;
   const limit = pLimit(plan.parallel);
   await Promise.all(
     plan.nodes.map((planned) =>
