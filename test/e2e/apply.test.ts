@@ -215,6 +215,21 @@ describe("hive apply", () => {
     });
   });
 
+  it("fails a node whose evaluation fails with Nix's message; the others go on", async () => {
+    await setVersion(fx.flakeDir, `eval-${Date.now()}`);
+    const file = join(fx.dir, "eval-failure.hive.ts");
+    writeHive(file, lab, fx.flakeDir, [{ name: "t5" }, { name: "t6", extra: { system: "nixosConfigurations.t6.config.system.build.nonexistent" } }]);
+    const before = await nodeState(lab, "t6");
+    const run = runHive(["-f", file, "apply", "--json"]);
+    expect(run.code).toBe(1);
+    const nodes = Object.fromEntries(JSON.parse(run.stdout).nodes.map((n: JsonNode) => [n.name, n]));
+    expect(nodes["t5"].result).toBe("succeeded");
+    expect((await nodeState(lab, "t5")).current).toBe(nodes["t5"].outPath);
+    expect(nodes["t6"]).toMatchObject({ result: "failed", drvPath: null, error: { code: "E_EVAL" } });
+    expect(nodes["t6"].error.message).toMatch(/has no attribute nixosConfigurations\.t6\.config\.system\.build\.nonexistent/);
+    expect(await nodeState(lab, "t6")).toEqual(before);
+  });
+
   it("deploys as the non-root sudo user", async () => {
     await setVersion(fx.flakeDir, "f1");
     const file = join(fx.dir, "deploy-user.hive.ts");
