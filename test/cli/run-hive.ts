@@ -50,3 +50,14 @@ export function startHive(args: string[], options: { cwd?: string; env?: NodeJS.
   const done = new Promise<HiveRun>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
   return { pid: child.pid!, stderr: () => stderr, done, kill: (signal) => child.kill(signal) };
 }
+
+/** The `--json` document of a run, with its nodes by name; a run that printed no JSON fails loudly. */
+export function parseHiveJson<Doc extends { nodes: { name: string }[] }>(run: HiveRun): HiveRun & { doc: Doc; byName: Record<string, Doc["nodes"][number]> } {
+  let doc: Doc;
+  try {
+    doc = JSON.parse(run.stdout) as Doc;
+  } catch {
+    throw new Error(`hive printed no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+  return { ...run, doc, byName: Object.fromEntries(doc.nodes.map((n) => [n.name, n])) };
+}

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cutNetwork, execOnNode, restoreNetwork, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
-import { runHive, startHive } from "../cli/run-hive.js";
+import { parseHiveJson, runHive, startHive } from "../cli/run-hive.js";
 import { fetchFromNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
 
 const getLab = useLab();
@@ -23,15 +23,7 @@ interface JsonNode {
 }
 
 function apply(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const run = runHive(["-f", fx.hiveFile, ...args, "--json"], { env });
-  let doc: { goal: string; nodes: JsonNode[] } | undefined;
-  try {
-    doc = JSON.parse(run.stdout);
-  } catch {
-    throw new Error(`hive printed no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
-  }
-  const byName = Object.fromEntries(doc!.nodes.map((n) => [n.name, n]));
-  return { ...run, doc: doc!, byName };
+  return parseHiveJson<{ goal: string; nodes: JsonNode[] }>(runHive(["-f", fx.hiveFile, ...args, "--json"], { env }));
 }
 
 beforeAll(async () => {

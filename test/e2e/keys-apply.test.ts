@@ -1,7 +1,7 @@
 // End-to-end: keys during hive apply on the lab: pre- and post-activation order, --no-keys, stale keys, failing sources.
 import { readFileSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runHive } from "../cli/run-hive.js";
+import { parseHiveJson, runHive } from "../cli/run-hive.js";
 import { nodePaths } from "../lab/lab-layout.js";
 import { execOnNode, rebootNode, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
@@ -17,14 +17,7 @@ interface ApplyJson {
 }
 
 function apply(args: string[]) {
-  const run = runHive(["-f", fx.hiveFile, "apply", ...args, "--json"]);
-  let doc: ApplyJson;
-  try {
-    doc = JSON.parse(run.stdout) as ApplyJson;
-  } catch {
-    throw new Error(`hive printed no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
-  }
-  return { ...run, doc, byName: Object.fromEntries(doc.nodes.map((n) => [n.name, n])) };
+  return parseHiveJson<ApplyJson>(runHive(["-f", fx.hiveFile, "apply", ...args, "--json"]));
 }
 
 async function onNode(node: string, command: string): Promise<string> {

@@ -12,7 +12,7 @@ import { execaRunner } from "../../src/nix/runner.js";
 import { SshPool } from "../../src/ssh/pool.js";
 import { loadSshConfig } from "../../src/ssh/ssh-config.js";
 import { resolveSshTarget } from "../../src/ssh/target.js";
-import { HIVE_BIN, type HiveRun } from "../cli/run-hive.js";
+import { HIVE_BIN, type HiveRun, parseHiveJson } from "../cli/run-hive.js";
 import { nodePaths } from "../lab/lab-layout.js";
 import { execOnNode, rebootNode, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
@@ -83,14 +83,7 @@ interface KeysJson {
 }
 
 async function uploadKeys(args: string[], file?: string) {
-  const run = await hive([...args, "--json"], file);
-  let doc: KeysJson;
-  try {
-    doc = JSON.parse(run.stdout) as KeysJson;
-  } catch {
-    throw new Error(`hive printed no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
-  }
-  return { ...run, doc, byName: Object.fromEntries(doc.nodes.map((n) => [n.name, n])) };
+  return parseHiveJson<KeysJson>(await hive([...args, "--json"], file));
 }
 
 /** Samples every process's command line and environment (node processes are host processes) until stopped. */

@@ -12,7 +12,7 @@ import {
   type Lab,
 } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
-import { runHive, startHive } from "../cli/run-hive.js";
+import { parseHiveJson, runHive, startHive } from "../cli/run-hive.js";
 import { confirmScript, launchScript } from "../../src/activation/supervisor.js";
 import { fetchFromNode, type FixtureNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
 
@@ -28,14 +28,8 @@ function fleet(lab: Lab): FixtureNode[] {
 }
 
 function applyJson(args: string[], file = fx.hiveFile, env: NodeJS.ProcessEnv = {}) {
-  const run = runHive(["-f", file, ...args, "--json"], { env });
-  let doc: { nodes: { name: string; result: string; outPath: string | null; error: { code: string; message: string } | null }[] };
-  try {
-    doc = JSON.parse(run.stdout);
-  } catch {
-    throw new Error(`no JSON (exit ${run.code}): ${run.stdout}\n${run.stderr}`);
-  }
-  return { ...run, byName: Object.fromEntries(doc.nodes.map((n) => [n.name, n])), doc };
+  type Doc = { nodes: { name: string; result: string; outPath: string | null; error: { code: string; message: string } | null }[] };
+  return parseHiveJson<Doc>(runHive(["-f", file, ...args, "--json"], { env }));
 }
 
 /** Deploy `version` to the nodes (healthy), so there is a previous generation to return to. */
