@@ -2,6 +2,7 @@
 import type { Node } from "../config/normalize.js";
 import type { NodeState } from "../activation/scripts.js";
 import type { Goal } from "../plan/goal.js";
+import type { StorePathInfo } from "../nix/export.js";
 
 export interface CommandResult {
   exitCode: number | null;
@@ -26,8 +27,8 @@ export interface Host {
   readonly node: Node;
   /** What the node runs, what its profile names, and its generation: asked of the node, never cached. */
   probe(): Promise<NodeState>;
-  /** Copy a store path's closure to the node (of a .drv: the derivation closure, for building there). */
-  copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void>;
+  /** Copy a closure (dependencies first) to the node; of a .drv, the derivation closure, for building there. */
+  copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void>;
   /** Realise a derivation on the node. */
   buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
   /** The same over a connection of its own, opened for this call: proves the node is reachable now. */

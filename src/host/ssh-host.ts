@@ -1,21 +1,20 @@
 // A node reached over SSH: commands, closures and keys over one pooled ssh2 connection.
-import { PassThrough } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import type { Node } from "../config/normalize.js";
 import { parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
 import { trimNixError } from "../nix/eval.js";
-import type { ProcessRunner, StreamRunner } from "../nix/runner.js";
+import { exportChunks, type StorePathInfo } from "../nix/export.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import type { SshTarget } from "../ssh/target.js";
 import { type CommandResult, type Host, NodeOperationError } from "./host.js";
+import { missingPathsQuery } from "./missing-paths.js";
 
 export class SshHost implements Host {
   constructor(
     readonly node: Node,
     private readonly target: SshTarget,
     private readonly pool: SshPool,
-    private readonly runner: ProcessRunner & StreamRunner,
-    private readonly env: Record<string, string | undefined> = process.env,
   ) {}
 
   /** The prefix that makes a command run as root on this node. */
@@ -93,35 +92,33 @@ export class SshHost implements Host {
 
   /**
    * Copy a closure over the node's ssh2 connection: ask the node which paths it lacks (letting it
-   * substitute them first), then stream `nix-store --export` of just those into `nix-store --import`.
-   * No OpenSSH process, no second handshake, and the host key checked once, by the engine.
+   * substitute them first), then stream hive's own export of just those into `nix-store --import`.
+   * No OpenSSH and no Nix process here, no second handshake, and the host key checked once, by the engine.
    */
-  async copyClosure(path: string, options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
-    const requisites = await this.runner.run("nix-store", ["--query", "--requisites", path]);
-    if (requisites.exitCode !== 0) {
-      throw new NodeOperationError(`could not list the closure of ${path}: ${trimNixError(requisites.stderr, 5)}`, "E_PUSH", tail(requisites.stderr));
-    }
-    // nix-store --query --requisites lists dependencies before what refers to them: import order.
-    const closure = requisites.stdout.split("\n").filter((p) => p.startsWith("/nix/store/"));
-    const asked = await this.runAsRoot(missingPathsScript(options.substitute), { stdin: `${closure.join("\n")}\n`, timeoutMs: 600_000 });
+  async copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
+    const query = missingPathsQuery(closure.map((p) => p.path), options.substitute);
+    const asked = await this.runAsRoot(query.script, { stdin: query.input, timeoutMs: 600_000 });
     if (asked.exitCode !== 0) {
       throw new NodeOperationError(`could not ask ${this.target.host} which paths it lacks: ${asked.stderr.trim() || `exit ${asked.exitCode}`}`, "E_PUSH");
     }
-    const lacking = parseMissingPaths(asked.stdout);
+    const lacking = query.lacking(asked.stdout);
     if (lacking.size === 0) return;
-    const missing = closure.filter((p) => lacking.has(p));
+    const missing = closure.filter((p) => lacking.has(p.path));
     options.onLine?.(`copying ${missing.length} of ${closure.length} paths to ${this.target.host}`);
-    const exporter = (this.runner as ProcessRunner & StreamRunner).spawnStream("nix-store", ["--export", ...missing], { env: this.env });
-    let imported: CommandResult;
-    try {
-      imported = await this.runAsRoot("nix-store --import > /dev/null", { stdin: exporter.stdout, onLine: options.onLine });
-    } catch (error) {
-      exporter.kill();
-      throw error;
-    }
-    const exported = await exporter.done;
-    if (exported.exitCode !== 0) {
-      throw new NodeOperationError(`nix-store --export failed: ${trimNixError(exported.stderr, 5)}`, "E_PUSH", tail(exported.stderr));
+    // An export that fails ends the input early: the node registers no path it did not get whole.
+    let exportError: Error | undefined;
+    const stream = Readable.from(
+      (async function* () {
+        try {
+          yield* exportChunks(missing);
+        } catch (error) {
+          exportError = error as Error;
+        }
+      })(),
+    );
+    const imported = await this.runAsRoot("nix-store --import > /dev/null", { stdin: stream, onLine: options.onLine });
+    if (exportError !== undefined) {
+      throw new NodeOperationError(`could not send the closure: ${exportError.message}`, "E_PUSH");
     }
     if (imported.exitCode !== 0) {
       throw new NodeOperationError(`importing into ${this.target.host}'s store failed: ${trimNixError(imported.stderr, 5)}`, "E_PUSH", tail(imported.stderr));
@@ -134,35 +131,6 @@ export class SshHost implements Host {
       throw new NodeOperationError(`build on the node failed: ${trimNixError(result.stderr, 5)}`, "E_BUILD", tail(result.stderr));
     }
   }
-}
-
-/**
- * Reads store paths on stdin; prints `missing PATH` for each the node lacks and, when asked to
- * substitute, tries its substituters for those and prints `substituted PATH` for each it got.
- */
-export function missingPathsScript(substitute: boolean): string {
-  return `paths=$(cat)
-missing=$(printf '%s\\n' "$paths" | xargs nix-store --check-validity --print-invalid) || exit 1
-[ -n "$missing" ] || exit 0
-printf '%s\\n' "$missing" | sed 's/^/missing /'
-if ${substitute ? "true" : "false"}; then
-  printf '%s\\n' "$missing" | xargs nix-store --realise --keep-going 2>/dev/null | sed 's/^/substituted /'
-fi
-exit 0`;
-}
-
-/** The paths still to send, from `missingPathsScript`'s output. */
-export function parseMissingPaths(stdout: string): Set<string> {
-  const missing = new Set<string>();
-  const substituted = new Set<string>();
-  for (const line of stdout.split("\n")) {
-    const [kind, path] = line.split(" ");
-    if (path === undefined || !path.startsWith("/nix/store/")) continue;
-    if (kind === "missing") missing.add(path);
-    else if (kind === "substituted") substituted.add(path);
-  }
-  for (const path of substituted) missing.delete(path);
-  return missing;
 }
 
 /** First line a command run through sudo prints, once it runs and can take its input. */

@@ -1,6 +1,4 @@
 // Starts local processes (nix, git): the only user of execa and child_process, and the seam tests replace.
-import { spawn } from "node:child_process";
-import { PassThrough } from "node:stream";
 import { execa } from "execa";
 
 export interface RunOptions {
@@ -40,33 +38,8 @@ export interface ByteRunner {
   runForBytes(file: string, args: readonly string[], options?: Pick<RunOptions, "env" | "cwd" | "signal" | "onStderrLine">): Promise<ByteProcessResult>;
 }
 
-/** A process whose stdout is consumed as a stream while it runs (e.g. `nix-store --export`). */
-export interface StreamingProcess {
-  stdout: NodeJS.ReadableStream;
-  done: Promise<{ exitCode: number; stderr: string }>;
-  kill(): void;
-}
-
-export interface StreamRunner {
-  spawnStream(file: string, args: readonly string[], options?: Pick<RunOptions, "env" | "cwd">): StreamingProcess;
-}
-
 /** Real processes. Children get their own process group: the terminal's Ctrl-C reaches hive, not them. */
-export const execaRunner: ProcessRunner & ByteRunner & StreamRunner = {
-  spawnStream(file, args, options = {}) {
-    const child = spawn(file, [...args], { env: options.env, cwd: options.cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    // Read at once into a buffer that applies backpressure: Node discards a child's unread output
-    // when the child exits, and a small export is written and done before the consumer is ready.
-    const stdout = new PassThrough();
-    child.stdout.pipe(stdout);
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    const done = new Promise<{ exitCode: number; stderr: string }>((resolve) => {
-      child.once("error", (error) => resolve({ exitCode: 127, stderr: error.message }));
-      child.once("close", (code, signal) => resolve({ exitCode: code ?? (signal ? 128 : 1), stderr }));
-    });
-    return { stdout, done, kill: () => void child.kill() };
-  },
+export const execaRunner: ProcessRunner & ByteRunner = {
   async run(file, args, options = {}) {
     const child = execa(file, [...args], {
       env: options.env,

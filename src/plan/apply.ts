@@ -10,6 +10,7 @@ import { parseFailedUnits, parseNodeState, stateProbeScript } from "../activatio
 import { type CheckOutcome, runHealthChecks } from "../health/checks.js";
 import type { DeploymentRecord, Host } from "../host/host.js";
 import { buildSystems } from "../nix/build.js";
+import { type LocalClosures, queryClosures } from "../nix/closure.js";
 import { DEFAULT_EVAL_NODE_LIMIT, evaluateSystems } from "../nix/eval.js";
 import { readFlakeRevision } from "../nix/flake-revision.js";
 import type { ByteRunner, ProcessRunner } from "../nix/runner.js";
@@ -266,6 +267,9 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
   const readyByName = new Map(ready.map((n) => [n.name, n]));
   const plannedByName = new Map(plan.nodes.map((n) => [n.name, n]));
   const limit = pLimit(plan.parallel);
+  // Read only when some node needs a push: a fleet that is already up to date starts no Nix process for it.
+  let closuresRead: Promise<LocalClosures> | undefined;
+  const closures = () => (closuresRead ??= queryClosures(context.runner, ready.map((n) => (n.buildOnTarget ? n.drvPath : n.outPath)), context.env));
   const failures = () => [...states.values()].filter((s) => isFailure(s.result)).length;
   let stoppedBy: string | null = null;
   for (const batch of plan.batches) {
@@ -280,7 +284,7 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
             const node = nodesByName.get(name)!;
             const planned = plannedByName.get(name)!;
             const deployment: NodeDeployment = { ...n, node, planned };
-            await deployNode(deployment, { plan, context, log, finish, logsFor: (node) => logs.get(node) ?? [], owner, recordBase: { system: "", goal: plan.goal, deployedAt: "", deployedBy, hiveFile: context.hive.file, flake: plan.flake, flakeRevision: revision.commit, flakeDirty: revision.dirty, hiveVersion: context.hiveVersion }, now });
+            await deployNode(deployment, { plan, context, log, finish, logsFor: (node) => logs.get(node) ?? [], owner, closures, recordBase: { system: "", goal: plan.goal, deployedAt: "", deployedBy, hiveFile: context.hive.file, flake: plan.flake, flakeRevision: revision.commit, flakeDirty: revision.dirty, hiveVersion: context.hiveVersion }, now });
           }),
         ];
       }),
@@ -318,6 +322,8 @@ interface DeployTools {
   owner: LockOwner;
   recordBase: DeploymentRecord;
   now: () => number;
+  /** The local store's view of every closure to push, read once (on first use) for all nodes. */
+  closures: () => Promise<LocalClosures>;
 }
 
 /** One node: lock, ask what it runs, push, activate under supervision, confirm, check, roll back. */
@@ -350,11 +356,12 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
     if (context.interrupted()) return;
     emitPhase("push");
     const onLine = (line: string) => log(n.name, line, "nix");
+    const closures = await tools.closures();
     if (n.buildOnTarget) {
-      await host.copyClosure(n.drvPath, { substitute: plan.substitute, onLine });
+      await host.copyClosure(closures.closure(n.drvPath), { substitute: plan.substitute, onLine });
       await host.buildOnNode(n.drvPath, onLine);
     } else {
-      await host.copyClosure(n.outPath, { substitute: plan.substitute, onLine });
+      await host.copyClosure(closures.closure(n.outPath), { substitute: plan.substitute, onLine });
     }
     if (!goalActivates(plan.goal)) {
       finish(n.name, "succeeded");

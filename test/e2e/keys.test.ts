@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadHive } from "../../src/config/load.js";
 import { SshHost } from "../../src/host/ssh-host.js";
 import { missingKeys } from "../../src/keys/index.js";
-import { execaRunner } from "../../src/nix/runner.js";
 import { SshPool } from "../../src/ssh/pool.js";
 import { loadSshConfig } from "../../src/ssh/ssh-config.js";
 import { resolveSshTarget } from "../../src/ssh/target.js";
@@ -245,7 +244,7 @@ describe("hive upload-keys", () => {
     const node = hiveConfig.nodes.find((n) => n.name === "t1")!;
     const pool = new SshPool({ agent: undefined });
     try {
-      const host = new SshHost(node, resolveSshTarget(node, loadSshConfig()), pool, execaRunner);
+      const host = new SshHost(node, resolveSshTarget(node, loadSshConfig()), pool);
       expect(await missingKeys(host, node)).toEqual([
         { name: "db", path: "/run/keys/db", uploadAt: "pre-activation", placedBefore: true },
         { name: "api", path: "/run/keys/app/api.env", uploadAt: "pre-activation", placedBefore: true },

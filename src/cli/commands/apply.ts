@@ -63,7 +63,7 @@ export async function runNodeOperation(
       execute({
         hive,
         runner: execaRunner,
-        hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool, execaRunner),
+        hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool),
         reporter,
         interrupted: () => interrupts > 0,
         hiveVersion: readVersion(),

@@ -2,7 +2,6 @@
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { checkFleet } from "../../health/check-fleet.js";
 import { SshHost } from "../../host/ssh-host.js";
-import { execaRunner } from "../../nix/runner.js";
 import { selectNodes } from "../../selection/selector.js";
 import { SshPool } from "../../ssh/pool.js";
 import { loadSshConfig } from "../../ssh/ssh-config.js";
@@ -27,7 +26,7 @@ export async function runCheck(context: CommandContext, options: CheckCommandOpt
   let report;
   try {
     report = await checkFleet(nodes, {
-      hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool, execaRunner),
+      hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool),
       parallel: options.parallel ?? Math.max(hive.meta.parallel, 50),
       signal: abort.signal,
     });

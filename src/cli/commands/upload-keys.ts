@@ -56,7 +56,7 @@ export async function runUploadKeys(context: CommandContext, options: UploadKeys
   let report: KeyRunReport;
   try {
     report = await uploadKeysToNodes(nodes, {
-      hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool, execaRunner),
+      hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool),
       runner: execaRunner,
       cwd: hive.dir,
       parallel: options.parallel ?? hive.meta.parallel,
