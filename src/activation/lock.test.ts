@@ -9,7 +9,7 @@ it("lock scripts are valid sh, and hold the lock with a heartbeat", () => {
     const check = spawnSync("sh", ["-n", "-c", script]);
     expect(check.status, String(check.stderr)).toBe(0);
     expect(script).toContain("flock -n 9");
-    expect(script).toContain("touch heartbeat");
+    expect(script).toContain(": > heartbeat");
   }
   // The owner is recorded as JSON with the holding shell's pid added.
   const printed = spawnSync("sh", ["-c", /printf .*> lock.json/.exec(lockScript(owner, false))![0].replace("> lock.json", "")], { encoding: "utf8" });

@@ -40,8 +40,9 @@ export class NodeLockedError extends NodeOperationError {
 }
 
 export function lockScript(owner: LockOwner, force: boolean, thenRun = ""): string {
-  const info = JSON.stringify(owner);
-  return `mkdir -p ${LOCK_DIR}
+  // The owner's JSON without its closing brace: the shell adds the holder's pid (no sed).
+  const info = JSON.stringify(owner).slice(0, -1);
+  return `[ -d ${LOCK_DIR} ] || mkdir -p ${LOCK_DIR}
 cd ${LOCK_DIR} || exit 1
 exec 9>>lock
 if ! flock -n 9; then
@@ -62,13 +63,14 @@ if ! flock -w 3 8; then echo "HIVE_ACTIVATING $(tr -d '\n' < activation.json 2>/
 exec 8>&-
 # A holder that died leaves its lock.json (killed shell) or stale.json (its hive vanished).
 for f in lock.json stale.json; do [ -s "$f" ] && echo "HIVE_STALE $(tr -d '\n' < "$f")"; done
-rm -f stale.json
-printf '%s\\n' ${q(info)} | sed "s/}$/,\\"nodePid\\":$$}/" > lock.json
+[ -e stale.json ] && rm -f stale.json
+printf '%s,"nodePid":%s}\\n' ${q(info)} "$$" > lock.json
 ${thenRun}
 echo HIVE_LOCKED
 released=
-touch heartbeat
-while read -r line; do [ "$line" = release ] && released=1 && break; touch heartbeat; done
+# Opening with truncation stamps the file's time: a heartbeat without starting a process.
+: > heartbeat
+while read -r line; do [ "$line" = release ] && released=1 && break; : > heartbeat; done
 if [ -n "$released" ]; then rm -f lock.json; else mv -f lock.json stale.json; fi
 `;
 }

@@ -79,8 +79,7 @@ export async function runSupervisedActivation(
   // Launch, then wait on the node for the activation to end: one round trip.
   let launched: Awaited<ReturnType<Host["runAsRoot"]>>;
   try {
-    launched = await host.runAsRoot(`${launchScript({ ...options, id })}\n${poll("activation")}`, {
-      stdin: recordJson,
+    launched = await host.runAsRoot(`${launchScript({ ...options, id }, recordJson)}\n${poll("activation")}`, {
       timeoutMs: (60 + POLL_WAIT_SECONDS) * 1000,
     });
   } catch (error) {

@@ -14,15 +14,26 @@ export interface NodeState {
   booted: string | null;
 }
 
-/** Prints `key=value` lines that `parseNodeState` reads. */
+/**
+ * Prints `key=value` lines that `parseNodeState` reads. Two processes: one `readlink -f` for
+ * whichever of the three links exist (readlink -f names even a path that does not exist, so only
+ * what exists is asked about), and one `readlink` for the profile's generation link.
+ */
 export function stateProbeScript(profile: string): string {
   return [
-    // readlink -f names even a path that does not exist: only what exists counts.
-    `resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }`,
-    `echo "current=$(resolve /run/current-system)"`,
-    `echo "profile=$(resolve ${q(profile)})"`,
+    "set --; keys=",
+    ...[
+      ["current", "/run/current-system"],
+      ["profile", profile],
+      ["booted", "/run/booted-system"],
+    ].map(([key, path]) => `[ -e ${q(path!)} ] && { set -- "$@" ${q(path!)}; keys="$keys ${key}"; }`),
+    `if [ $# -gt 0 ]; then`,
+    `  resolved=$(readlink -f "$@" 2>/dev/null)`,
+    // Store paths hold no blanks or wildcards: the resolved paths split into words safely.
+    `  set -f; set -- $resolved; set +f`,
+    `  for key in $keys; do [ $# -gt 0 ] && { echo "$key=$1"; shift; }; done`,
+    "fi",
     `echo "link=$(readlink ${q(profile)} 2>/dev/null)"`,
-    `echo "booted=$(resolve /run/booted-system)"`,
   ].join("\n");
 }
 

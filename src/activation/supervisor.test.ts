@@ -23,7 +23,7 @@ describe("supervisor scripts", () => {
       { ...base, profile_action: { kind: "switch-generation", generation: 7 }, writeRecord: false },
     ];
     for (const options of variants) {
-      for (const script of [supervisorScript(options), launchScript(options), pollScript(options.id, 10), confirmScript(options.id)]) {
+      for (const script of [supervisorScript(options), launchScript(options, `{"system": "it's"}\n`), pollScript(options.id, 10), confirmScript(options.id)]) {
         const check = spawnSync("sh", ["-n", "-c", script]);
         expect(check.status, `${JSON.stringify(options)}: ${check.stderr}`).toBe(0);
       }

@@ -58,7 +58,8 @@ system=${q(o.system)}
 goal=${q(o.goal)}
 confirm_timeout=${Math.max(0, Math.ceil(o.confirmTimeout))}
 say() { echo "hive: $*"; }
-put() { echo "$2" > "$dir/$1.tmp" && mv -f "$dir/$1.tmp" "$dir/$1"; }
+# One small write: a reader sees the file empty (not yet written) or whole, never in part.
+put() { echo "$2" > "$dir/$1"; }
 # Held until this script ends: a new hive run waits while this activation (or its window) lasts.
 exec 8>>/run/hive/activation.lock
 flock 8
@@ -66,9 +67,11 @@ cp "$dir/record.json" /run/hive/activation.json 2>/dev/null
 finish() { put result "$1"; say "result: $1"; exit 0; }
 # readlink -f names even a path that does not exist: only what exists counts.
 resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
-gen_of() { echo "$1" | sed -n 's/.*-\\([0-9][0-9]*\\)-link$/\\1/p'; }
+# system-42-link -> gen=42, else empty; in the shell itself, no process.
+gen_of() { gen=\${1%-link}; gen=\${gen##*-}; case $gen in "" | *[!0-9]*) gen= ;; esac; }
 
-prev_gen=$(gen_of "$(readlink "$profile" 2>/dev/null)")
+gen_of "$(readlink "$profile" 2>/dev/null)"
+prev_gen=$gen
 prev_system=$(resolve /run/current-system)
 put prev-generation "$prev_gen"
 put prev-system "$prev_system"
@@ -82,10 +85,11 @@ ${
 }
 ${
   setsProfile
-    ? `new_gen=$(gen_of "$(readlink "$profile")")
+    ? `gen_of "$(readlink "$profile")"
+new_gen=$gen
 put new-generation "$new_gen"
 say "profile $profile is generation $new_gen"
-${o.writeRecord ? `[ -s "$dir/record.json" ] && mkdir -p ${q(RECORDS_DIR)} && cp "$dir/record.json" ${q(RECORDS_DIR)}/"$(basename "$profile")-$new_gen.json"` : ""}`
+${o.writeRecord ? `if [ -s "$dir/record.json" ]; then [ -d ${q(RECORDS_DIR)} ] || mkdir -p ${q(RECORDS_DIR)}; cp "$dir/record.json" ${q(RECORDS_DIR)}/"\${profile##*/}-$new_gen.json"; fi` : ""}`
     : ""
 }
 
@@ -152,19 +156,18 @@ finish confirmed
 }
 
 /**
- * Writes the supervisor and the record (stdin) into the activation directory and starts it
- * detached: a transient systemd unit where PID 1 is systemd, else a new session (setsid).
+ * Writes the supervisor and the record into the activation directory and starts it detached: a
+ * transient systemd unit where PID 1 is systemd, else a new session (setsid). Both files are
+ * written by the shell's own printf, so the launch needs no input and starts no process for them.
  */
-export function launchScript(o: SupervisorOptions): string {
+export function launchScript(o: SupervisorOptions, recordJson: string): string {
   const dir = activationDir(o.id);
-  const script = supervisorScript(o);
   return `set -e
 dir=${q(dir)}
-mkdir -p ${q(ACTIVATIONS_DIR)}
+[ -d ${q(ACTIVATIONS_DIR)} ] || mkdir -p ${q(ACTIVATIONS_DIR)}
 mkdir -m 0700 "$dir"
-cat > "$dir/record.json"
-cat > "$dir/run.sh" <<'HIVE_SUPERVISOR_EOF'
-${script}HIVE_SUPERVISOR_EOF
+printf '%s' ${q(recordJson)} > "$dir/record.json"
+printf '%s' ${q(supervisorScript(o))} > "$dir/run.sh"
 : > "$dir/log"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   systemd-run --unit=${q(`hive-activation-${o.id}`)} --collect --quiet /bin/sh -c 'exec /bin/sh "$0/run.sh" >> "$0/log" 2>&1 < /dev/null' "$dir"
@@ -182,15 +185,13 @@ echo started
  */
 export function pollScript(id: string, logOffset: number, waitSeconds = 2, settled: "activation" | "result" = "activation", profile = "/nix/var/nix/profiles/system"): string {
   const dir = q(activationDir(id));
-  const done = settled === "activation" ? "[ -e activation-exit ] || [ -e result ]" : "[ -e result ]";
+  // -s, not -e: the supervisor writes each file in place, and an empty one is not written yet.
+  const done = settled === "activation" ? "[ -s activation-exit ] || [ -s result ]" : "[ -s result ]";
   return `cd ${dir} || exit 3
 steps=0
 until ${done} || [ "$steps" -ge ${Math.max(0, Math.round(waitSeconds * 10))} ]; do sleep 0.1; steps=$((steps + 1)); done
-echo "activation-exit=$(cat activation-exit 2>/dev/null)"
-echo "result=$(cat result 2>/dev/null)"
-echo "prev-generation=$(cat prev-generation 2>/dev/null)"
-echo "prev-system=$(cat prev-system 2>/dev/null)"
-echo "new-generation=$(cat new-generation 2>/dev/null)"
+# The shell's read, not cat: no process per file.
+for f in activation-exit result prev-generation prev-system new-generation; do v=; [ -s "$f" ] && { read -r v < "$f" || :; }; echo "$f=$v"; done
 echo "log-size=$(wc -c < log)"
 ${stateProbeScript(profile)}
 echo "--"

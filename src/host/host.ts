@@ -25,6 +25,8 @@ export interface DeploymentRecord {
 
 export interface Host {
   readonly node: Node;
+  /** Open the node's connection ahead of its first use (which then finds it ready). */
+  connect(): Promise<void>;
   /** What the node runs, what its profile names, and its generation: asked of the node, never cached. */
   probe(): Promise<NodeState>;
   /** Copy a closure (dependencies first) to the node; of a .drv, the derivation closure, for building there. */

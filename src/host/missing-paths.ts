@@ -11,9 +11,10 @@ export interface MissingPathsQuery {
 }
 
 /**
- * One Nix process when the node has everything. Otherwise `nix-store --realise --keep-going`
- * substitutes what it can; it names the paths only when it got them all, so after a partial
- * success a second validity check says which are still missing (and substituted ones are not sent).
+ * One Nix process when the node has everything; otherwise `nix-store --realise --ignore-unknown`
+ * substitutes what the node's substituters have. It prints nothing, but when it succeeds every
+ * path it could get is in place, so a path absent before and present after is one it got.
+ * Only when a substitution failed does a second validity check say what is still missing.
  */
 export function missingPathsQuery(paths: readonly string[], substitute: boolean): MissingPathsQuery {
   const lines = [
@@ -24,22 +25,24 @@ export function missingPathsQuery(paths: readonly string[], substitute: boolean)
   ];
   if (substitute) {
     lines.push(
-      "outs=",
-      `for p in $invalid; do case $p in *.drv) ;; *) outs="$outs $p" ;; esac; done`,
+      "outs=; absent=",
+      `for p in $invalid; do case $p in *.drv) ;; *) outs="$outs $p"; { [ -e "$p" ] || [ -L "$p" ]; } || absent="$absent $p" ;; esac; done`,
       `[ -n "$outs" ] || exit 0`,
-      `if got=$(printf '%s\\n' $outs | xargs nix-store --realise --keep-going 2>/dev/null); then`,
-      `  echo hive-substituted; printf '%s\\n' $got`,
-      "else",
+      `if printf '%s\\n' $outs | xargs nix-store --realise --ignore-unknown > /dev/null 2>&1; then`,
+      `  echo hive-substituted`,
+      `  for p in $absent; do { [ -e "$p" ] || [ -L "$p" ]; } && echo "$p"; done`,
       // When even this check fails, everything first found invalid is sent.
-      `  if still=$(printf '%s\\n' $outs | xargs nix-store --check-validity --print-invalid 2>/dev/null); then echo hive-still-invalid; printf '%s\\n' $still; fi`,
+      `elif still=$(printf '%s\\n' $outs | xargs nix-store --check-validity --print-invalid 2>/dev/null); then`,
+      `  echo hive-still-invalid; printf '%s\\n' $still`,
       "fi",
+      "exit 0",
     );
   }
   return { script: lines.join("\n"), input: `${paths.join("\n")}\n`, lacking: lackingPaths };
 }
 
 /**
- * `hive-invalid` lists what the node lacked; `hive-substituted`, what it then got all of; and
+ * `hive-invalid` lists what the node lacked; `hive-substituted`, what it then got; and
  * `hive-still-invalid`, after a partial substitution, which of the non-derivations it still lacks.
  */
 export function lackingPaths(stdout: string): Set<string> {

@@ -17,6 +17,10 @@ export class SshHost implements Host {
     private readonly pool: SshPool,
   ) {}
 
+  async connect(): Promise<void> {
+    await this.pool.connect(this.target);
+  }
+
   /** The prefix that makes a command run as root on this node. */
   private get escalation(): readonly string[] {
     return this.target.user === "root" ? [] : this.node.privilegeEscalationCommand;

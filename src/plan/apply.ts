@@ -221,6 +221,20 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
   const started = now();
   const nodesByName = new Map(context.hive.nodes.map((n) => [n.name, n]));
   const { states, log, finish, logs } = trackOutcomes(plan.nodes.map((n) => n.name), context.reporter, now);
+  // The first nodes to deploy connect while Nix evaluates and builds: their handshakes cost no
+  // waiting later. A failure here is reported when the node gets to it (deployNode).
+  const hosts = new Map<string, Host>();
+  const hostOf = (name: string) => {
+    let host = hosts.get(name);
+    if (host === undefined) hosts.set(name, (host = context.hostFor(nodesByName.get(name)!)));
+    return host;
+  };
+  const connecting = new Map<string, Promise<Error | null>>();
+  if (plan.goal !== "build") {
+    for (const name of (plan.batches[0] ?? []).slice(0, plan.parallel)) {
+      connecting.set(name, hostOf(name).connect().then(() => null, (error: Error) => error));
+    }
+  }
 
   // 1. Evaluate, in chunks.
   for (const n of plan.nodes) context.reporter.emit({ kind: "phase", node: n.name, phase: "eval" });
@@ -283,7 +297,7 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
             if (context.interrupted()) return; // stays skipped
             const node = nodesByName.get(name)!;
             const planned = plannedByName.get(name)!;
-            const deployment: NodeDeployment = { ...n, node, planned };
+            const deployment: NodeDeployment = { ...n, node, planned, host: hostOf(name), connected: connecting.get(name) ?? Promise.resolve(null) };
             await deployNode(deployment, { plan, context, log, finish, logsFor: (node) => logs.get(node) ?? [], owner, closures, recordBase: { system: "", goal: plan.goal, deployedAt: "", deployedBy, hiveFile: context.hive.file, flake: plan.flake, flakeRevision: revision.commit, flakeDirty: revision.dirty, hiveVersion: context.hiveVersion }, now });
           }),
         ];
@@ -311,6 +325,9 @@ interface NodeDeployment {
   buildOnTarget: boolean;
   node: Node;
   planned: PlannedNode;
+  host: Host;
+  /** The connection opened ahead (while Nix ran), with its failure if it failed. */
+  connected: Promise<Error | null>;
 }
 
 interface DeployTools {
@@ -335,8 +352,10 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
   try {
     // Every key source is read before anything on the node changes: one that fails fails the node untouched.
     prepared = plan.uploadKeys ? await prepareKeys(n.node, context.runner, { cwd: context.hive.dir, env: context.env }) : null;
-    const host = context.hostFor(n.node);
+    const host = n.host;
     emitPhase("connect");
+    const connectError = await n.connected;
+    if (connectError !== null) throw connectError;
     // The lock script reads the node's state once it holds the lock: one round trip for both.
     lock = await acquireNodeLock(host, tools.owner, { force: plan.forceUnlock, thenRun: stateProbeScript(n.node.profile) });
     if (lock.stale !== null) context.reporter.emit({ kind: "warning", message: `${n.name}: took over a stale lock (${lock.stale})` });

@@ -183,7 +183,7 @@ describe("dead-man rollback", () => {
         rollbackOnFailure: true,
         writeRecord: false,
       };
-      const launched = await execOnNode(lab, "t6", launchScript(options), { input: "{}" });
+      const launched = await execOnNode(lab, "t6", launchScript(options, "{}"));
       expect(launched.exitCode, launched.stderr).toBe(0);
       const dir = `/run/hive/activations/${id}`;
       if (confirmAt === "late") {
