@@ -90,7 +90,6 @@ export async function runSupervisedActivation(
     throw new NodeOperationError(`could not start the activation: ${launched.stderr.trim() || `exit ${launched.exitCode}`}`, "E_ACTIVATION_START");
   }
   let current = parsePoll(launched.stdout);
-  let confirmed = false;
   for (;;) {
     last = current;
     if (current.newLog !== "") emit(current.newLog);
@@ -99,34 +98,35 @@ export async function runSupervisedActivation(
       if (pending !== "") emit("\n");
       return run(current, current.result);
     }
-    if (!confirmed && current.activationExit === 0 && options.confirmTimeout > 0) {
-      // Confirm over a new connection (proof that the node is reachable on its new system), then
-      // wait there for the supervisor's final word: one round trip.
+    if (current.activationExit === 0 && options.confirmTimeout > 0) {
+      // Confirm over a new connection (proof that the node is reachable on its new system). Once
+      // hive holds the decision the supervisor changes nothing more, so the state read right after
+      // it is final: no waiting for the supervisor's own last word.
       try {
-        const answer = await host.runAsRootOnNewConnection(`${confirmScript(id)}\n${poll("result")}`, {
+        const answer = await host.runAsRootOnNewConnection(`${confirmScript(id)}\n${pollScript(id, offset, 0, "result", options.profile)}`, {
           timeoutMs: (options.confirmTimeout + POLL_WAIT_SECONDS) * 1000,
         });
         if (answer.exitCode !== 0 || !answer.stdout.startsWith("confirmed\n")) {
           return run(current, "unconfirmed", `the node did not accept the confirmation: ${answer.stdout.split("\n")[0] ?? ""}`.trim());
         }
-        confirmed = true;
         hooks.onLine?.("hive: confirmed over a new connection");
-        current = parsePoll(answer.stdout);
-        continue;
+        const after = parsePoll(answer.stdout);
+        if (after.newLog !== "") emit(after.newLog);
+        if (pending !== "") emit("\n");
+        return run(after, "confirmed");
       } catch (error) {
         return run(current, "unconfirmed", `could not confirm over a new connection (${(error as Error).message}); the node returns to its previous system by itself`);
       }
     }
     try {
-      // Once activation has ended (and is confirmed where that is asked), only the supervisor's final word is awaited.
-      const polled = await host.runAsRoot(poll(confirmed || current.activationExit !== null ? "result" : "activation"), {
+      // Once activation has ended (without a confirmation to give), only the supervisor's final word is awaited.
+      const polled = await host.runAsRoot(poll(current.activationExit !== null ? "result" : "activation"), {
         timeoutMs: (POLL_WAIT_SECONDS + 10) * 1000,
       });
       if (polled.timedOut) throw new Error(`the node did not answer for ${POLL_WAIT_SECONDS + 10} s`);
       if (polled.exitCode !== 0) throw new Error(polled.stderr.trim() || `exit ${polled.exitCode}`);
       current = parsePoll(polled.stdout);
     } catch (error) {
-      if (confirmed) return run(current, "confirmed"); // the decision is made and recorded on the node
       return lost(error);
     }
   }

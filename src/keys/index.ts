@@ -15,6 +15,7 @@ export {
   type UploadPhase,
   inspectKeys,
   keyInspectionScript,
+  keyManifestScript,
   parseKeyInspection,
   missingKeys,
   removeStaleKeys,

@@ -90,15 +90,29 @@ export async function uploadKeys(host: KeyHost, prepared: PreparedKeys, phase: U
   return placed;
 }
 
-/** Removes the files hive placed for keys hive.ts no longer has, and forgets them. One round trip when nothing is stale. */
-export async function removeStaleKeys(host: KeyHost, node: Pick<Node, "keys"> = host.node, options: KeyScriptOptions = {}): Promise<RemovedKey[]> {
-  const listed = await runChecked(host, listManifestScript(options.manifestDir), "reading hive's record of the node's keys");
-  const stale = staleEntries(parseManifestListing(listed.stdout).entries, keyPlacements(node));
+/**
+ * Removes the files hive placed for keys hive.ts no longer has, and forgets them. One round trip
+ * when nothing is stale; none when the caller already read `manifestListing` (keyManifestScript's
+ * output, e.g. folded into the node lock's script).
+ */
+export async function removeStaleKeys(
+  host: KeyHost,
+  node: Pick<Node, "keys"> = host.node,
+  options: KeyScriptOptions & { manifestListing?: string } = {},
+): Promise<RemovedKey[]> {
+  const listing = options.manifestListing ?? (await runChecked(host, listManifestScript(options.manifestDir), "reading hive's record of the node's keys")).stdout;
+  const stale = staleEntries(parseManifestListing(listing).entries, keyPlacements(node));
   if (stale.length === 0) return [];
   const result = await host.runAsRoot(removeScript(stale, options.manifestDir));
   const removed = new Set(result.stdout.split("\n").flatMap((l) => /^removed (\d+)$/.exec(l.trim())?.slice(1) ?? []).map(Number));
   if (result.exitCode !== 0) throw new KeyUploadError(`removing keys no longer in hive.ts failed: ${scriptProblem(result)}`, stderrLines(result));
   return stale.filter((_, i) => removed.has(i)).map((s) => ({ name: s.entry.key, path: s.entry.path }));
+}
+
+/** Lists hive's record of the node's keys (run as root), for folding into a script of the caller's own. */
+export function keyManifestScript(options: KeyScriptOptions = {}): string {
+  // A subshell: the listing ends early (exit) when the node has no record yet.
+  return `(\n${listManifestScript(options.manifestDir)}\n)`;
 }
 
 /** Which of the node's keys are on it, which are missing, and which stale ones hive would remove. */

@@ -14,7 +14,7 @@ import { type LocalClosures, queryClosures } from "../nix/closure.js";
 import { DEFAULT_EVAL_NODE_LIMIT, evaluateSystems } from "../nix/eval.js";
 import { readFlakeRevision } from "../nix/flake-revision.js";
 import type { ByteRunner, ProcessRunner } from "../nix/runner.js";
-import { type PreparedKeys, prepareKeys, removeStaleKeys, uploadKeys, wipePreparedKeys } from "../keys/index.js";
+import { type PreparedKeys, keyManifestScript, prepareKeys, removeStaleKeys, uploadKeys, wipePreparedKeys } from "../keys/index.js";
 import type { Phase, Reporter } from "../report/events.js";
 import { type NodeResult, isFailure } from "../report/results.js";
 import { selectNodes } from "../selection/selector.js";
@@ -178,6 +178,8 @@ export interface ApplyContext {
 }
 
 const LOG_TAIL = 20;
+/** Separates the state probe's output from the key manifest's in the lock script's output. */
+const KEYS_MANIFEST_MARK = "hive-keys-manifest";
 
 /** Per-node outcomes and logs while a command runs; `finish` records a node's result once. */
 export function trackOutcomes(names: readonly string[], reporter: Reporter, now: () => number) {
@@ -222,7 +224,9 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
   const nodesByName = new Map(context.hive.nodes.map((n) => [n.name, n]));
   const { states, log, finish, logs } = trackOutcomes(plan.nodes.map((n) => n.name), context.reporter, now);
   // The first nodes to deploy connect while Nix evaluates and builds: their handshakes cost no
-  // waiting later. A failure here is reported when the node gets to it (deployNode).
+  // waiting later. A failure here is reported when the node gets to it (deployNode). A node with
+  // keys to upload is contacted only once its key sources have been read, as before: one whose
+  // source fails is never reached.
   const hosts = new Map<string, Host>();
   const hostOf = (name: string) => {
     let host = hosts.get(name);
@@ -232,6 +236,7 @@ export async function executeApply(plan: ApplyPlan, context: ApplyContext): Prom
   const connecting = new Map<string, Promise<Error | null>>();
   if (plan.goal !== "build") {
     for (const name of (plan.batches[0] ?? []).slice(0, plan.parallel)) {
+      if (plan.uploadKeys && Object.keys(nodesByName.get(name)!.keys).length > 0) continue;
       connecting.set(name, hostOf(name).connect().then(() => null, (error: Error) => error));
     }
   }
@@ -356,17 +361,22 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
     emitPhase("connect");
     const connectError = await n.connected;
     if (connectError !== null) throw connectError;
-    // The lock script reads the node's state once it holds the lock: one round trip for both.
-    lock = await acquireNodeLock(host, tools.owner, { force: plan.forceUnlock, thenRun: stateProbeScript(n.node.profile) });
+    // The lock script reads the node's state (and hive's record of its keys) once it holds the
+    // lock: one round trip for all of it.
+    const thenRun = prepared === null ? stateProbeScript(n.node.profile) : `${stateProbeScript(n.node.profile)}\necho ${KEYS_MANIFEST_MARK}\n${keyManifestScript()}`;
+    lock = await acquireNodeLock(host, tools.owner, { force: plan.forceUnlock, thenRun });
     if (lock.stale !== null) context.reporter.emit({ kind: "warning", message: `${n.name}: took over a stale lock (${lock.stale})` });
-    const before = parseNodeState(lock.output);
+    const lines = lock.output.split("\n");
+    const mark = lines.indexOf(KEYS_MANIFEST_MARK);
+    const manifestListing = mark === -1 ? undefined : lines.slice(mark + 1).join("\n");
+    const before = parseNodeState(mark === -1 ? lock.output : lines.slice(0, mark).join("\n"));
     if (!plan.reactivate && isAlreadyDeployed(plan.goal, before, n.outPath)) {
       // The system is in place; its keys may not be (changed in hive.ts, or lost to a reboot).
       let changed = false;
       if (prepared !== null) {
         emitPhase("keys");
         const uploaded = await uploadKeys(host, prepared, "all");
-        const removed = await removeStaleKeys(host, n.node);
+        const removed = await removeStaleKeys(host, n.node, { manifestListing });
         changed = uploaded.some((k) => k.outcome !== "unchanged") || removed.length > 0;
       }
       finish(n.name, changed ? "succeeded" : "unchanged");
@@ -408,7 +418,7 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
             : async () => {
                 emitPhase("keys");
                 await uploadKeys(host, keysAfterActivation, "post-activation");
-                await removeStaleKeys(host, n.node);
+                await removeStaleKeys(host, n.node, { manifestListing });
               },
       },
       tools,
