@@ -1,9 +1,9 @@
 // End-to-end: hive build and hive apply on the lab, judged by each node's real state.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { cutNetwork, execOnNode, restoreNetwork, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
+import { buildLabSystem, cutNetwork, execOnNode, labNixEnv, restoreNetwork, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
 import { parseHiveJson, runHive, startHive } from "../cli/run-hive.js";
 import { fetchFromNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
@@ -233,6 +233,41 @@ describe("hive apply", () => {
     expect(await fetchFromNode(lab, "t4")).toEqual({ status: 200, body: "t4 f1" });
     const record = JSON.parse((await execOnNode(lab, "t4", `cat /nix/var/hive/deployments/system-${state.generation}.json`)).stdout);
     expect(record.system).toBe(state.current);
+  });
+
+  it("lets a node substitute from its own cache, and sends only what it could not get", async () => {
+    // A binary cache only the node is told about (its root's nix.conf): what it holds, hive must not send.
+    const cache = join(lab.dir, `cache-${Date.now()}`);
+    const nodeConf = "/root/.config/nix/nix.conf";
+    const sent = (run: { stderr: string }) => run.stderr.split("\n").filter((l) => /^t3\s+\|.*copying \d+ of \d+ paths/.test(l));
+    try {
+      await setNodeKnobs(fx.flakeDir, "t3", { version: "s1" });
+      const cached = await buildLabSystem(fx.flakeDir, "t3");
+      const copy = spawnSync("nix", ["copy", "--to", `file://${cache}`, cached], { env: labNixEnv(), encoding: "utf8" });
+      expect(copy.status, copy.stderr).toBe(0);
+      const conf = await execOnNode(lab, "t3", `mkdir -p /root/.config/nix && printf 'substituters = file://${cache}\\nrequire-sigs = false\\n' > ${nodeConf}`);
+      expect(conf.exitCode, conf.stderr).toBe(0);
+
+      const substituted = runHive(["-f", fx.hiveFile, "apply", "--on", "t3", "-v"]);
+      expect(substituted.code, substituted.stderr).toBe(0);
+      expect(sent(substituted)).toEqual([]);
+      expect((await nodeState(lab, "t3")).current).toBe(cached);
+      expect(await fetchFromNode(lab, "t3")).toEqual({ status: 200, body: "t3 s1" });
+
+      // --no-substitute: the node is not asked to use its cache, and gets the system from hive.
+      await setNodeKnobs(fx.flakeDir, "t3", { version: "s2" });
+      const next = await buildLabSystem(fx.flakeDir, "t3");
+      expect(spawnSync("nix", ["copy", "--to", `file://${cache}`, next], { env: labNixEnv() }).status).toBe(0);
+      const pushed = runHive(["-f", fx.hiveFile, "apply", "--on", "t3", "-v", "--no-substitute"]);
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect(sent(pushed)).toHaveLength(1);
+      expect(sent(pushed)[0]).toContain("copying 1 of 1 paths");
+      expect((await nodeState(lab, "t3")).current).toBe(next);
+    } finally {
+      await execOnNode(lab, "t3", `rm -f ${nodeConf}`);
+      await setNodeKnobs(fx.flakeDir, "t3", {});
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 
   it("evaluates in one nix process per chunk and builds in one invocation", async () => {
