@@ -1,14 +1,14 @@
 // A node reached over SSH: commands, closures and keys over one pooled ssh2 connection.
-import { PassThrough, Readable } from "node:stream";
+import { PassThrough } from "node:stream";
 import type { Node } from "../config/normalize.js";
 import { parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
 import { trimNixError } from "../nix/eval.js";
-import { exportChunks, type StorePathInfo } from "../nix/export.js";
+import { ExportError, type StorePathInfo } from "../nix/export.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import type { SshTarget } from "../ssh/target.js";
 import { type CommandResult, type Host, NodeOperationError } from "./host.js";
-import { missingPathsQuery } from "./missing-paths.js";
+import { ReplyReader, ServeProtocolError, pushClosure } from "../nix/serve-protocol.js";
 
 export class SshHost implements Host {
   constructor(
@@ -95,37 +95,64 @@ export class SshHost implements Host {
   }
 
   /**
-   * Copy a closure over the node's ssh2 connection: ask the node which paths it lacks (letting it
-   * substitute them first), then stream hive's own export of just those into `nix-store --import`.
-   * No OpenSSH and no Nix process here, no second handshake, and the host key checked once, by the engine.
+   * Copy a closure over the node's ssh2 connection, through one `nix-store --serve --write` on the
+   * node (the protocol `nix copy` speaks): it substitutes what the node's own substituters have and
+   * says which paths it holds, then imports hive's own export of the others. One Nix process on the
+   * node and none here; no OpenSSH, no second handshake, the host key checked once, by the engine.
    */
   async copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
-    const query = missingPathsQuery(closure.map((p) => p.path), options.substitute);
-    const asked = await this.runAsRoot(query.script, { stdin: query.input, timeoutMs: 600_000 });
-    if (asked.exitCode !== 0) {
-      throw new NodeOperationError(`could not ask ${this.target.host} which paths it lacks: ${asked.stderr.trim() || `exit ${asked.exitCode}`}`, "E_PUSH");
-    }
-    const lacking = query.lacking(asked.stdout);
-    if (lacking.size === 0) return;
-    const missing = closure.filter((p) => lacking.has(p.path));
-    options.onLine?.(`copying ${missing.length} of ${closure.length} paths to ${this.target.host}`);
-    // An export that fails ends the input early: the node registers no path it did not get whole.
-    let exportError: Error | undefined;
-    const stream = Readable.from(
-      (async function* () {
-        try {
-          yield* exportChunks(missing);
-        } catch (error) {
-          exportError = error as Error;
-        }
-      })(),
+    const connection = await this.pool.connect(this.target);
+    const input = new PassThrough();
+    const replies = new ReplyReader();
+    let head: Buffer | null = Buffer.alloc(0);
+    let markOpened: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (markOpened = resolve));
+    const exec = connection.exec(quoteCommand([...this.escalation, "sh", "-c", `echo ${STDIN_READY}; exec nix-store --serve --write`]), {
+      stdin: input,
+      onStdout: (chunk) => {
+        if (head === null) return replies.push(chunk);
+        // The first line says the command runs (through sudo too); the protocol's bytes follow it.
+        head = Buffer.concat([head, chunk]);
+        const newline = head.indexOf(10);
+        if (newline === -1) return;
+        const rest = head.subarray(newline + 1);
+        head = null;
+        markOpened();
+        if (rest.length > 0) replies.push(rest);
+      },
+    });
+    const ended = exec.then(
+      (result) => {
+        replies.end(new ServeProtocolError(`nix-store --serve on the node ended: ${trimNixError(result.stderr, 5) || `exit ${result.exitCode}`}`));
+        return result;
+      },
+      (error: Error) => {
+        replies.end(error);
+        throw error;
+      },
     );
-    const imported = await this.runAsRoot("nix-store --import > /dev/null", { stdin: stream, onLine: options.onLine });
-    if (exportError !== undefined) {
-      throw new NodeOperationError(`could not send the closure: ${exportError.message}`, "E_PUSH");
+    ended.catch(() => undefined); // awaited below; a failure also reaches the pending read
+    const send = async (chunk: Buffer) => {
+      if (!input.write(chunk)) await Promise.race([new Promise((resolve) => input.once("drain", resolve)), ended]);
+    };
+    try {
+      await Promise.race([opened, ended]);
+      await pushClosure({ send, replies }, closure, {
+        substitute: options.substitute,
+        onCopy: (missing, total) => options.onLine?.(`copying ${missing} of ${total} paths to ${this.target.host}`),
+      });
+    } catch (error) {
+      input.end();
+      const result = await ended.catch(() => undefined);
+      if (error instanceof ExportError) throw new NodeOperationError(`could not send the closure: ${error.message}`, "E_PUSH");
+      const stderr = result?.stderr ?? "";
+      const reason = stderr.trim() !== "" ? trimNixError(stderr, 5) : (error as Error).message;
+      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${reason}`, "E_PUSH", tail(stderr));
     }
-    if (imported.exitCode !== 0) {
-      throw new NodeOperationError(`importing into ${this.target.host}'s store failed: ${trimNixError(imported.stderr, 5)}`, "E_PUSH", tail(imported.stderr));
+    input.end();
+    const result = await ended;
+    if (result.exitCode !== 0) {
+      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${trimNixError(result.stderr, 5) || `nix-store --serve exited ${result.exitCode}`}`, "E_PUSH", tail(result.stderr));
     }
   }
 
