@@ -281,9 +281,10 @@ function render(results: Results, nodes: number): { body: string; missed: string
     `The loop's ${formatDuration(loop.median)} splits into \`nix build\` ${formatDuration(steps((s) => s.build))} (${perNode(steps((s) => s.build))} per node),`,
     `\`nix copy\` ${formatDuration(steps((s) => s.copy))} (${perNode(steps((s) => s.copy))} per node) and ssh activation ${formatDuration(steps((s) => s.activate))} (${perNode(steps((s) => s.activate))} per node).`,
     `One OpenSSH connection to a lab node (\`ssh root@ADDR true\`) takes ${formatDuration(results.ssh.wallMs)} and ${formatDuration(results.ssh.cpuMs)} of CPU time, client and sshd`,
-    "together. The loop opens two per node (nix copy, activation). hive opens one ssh2 connection per node (lock, probe,",
-    "activation and its polls), a second one to confirm the activation (not with `--no-magic-rollback`), and OpenSSH",
-    "once more per node inside `nix copy`.",
+    "together. The loop opens two per node (nix copy, activation). hive opens one ssh2 connection per node, while Nix",
+    "evaluates and builds (lock, probe, push into one `nix-store --serve --write`, activation and its polls), and a",
+    "second one to confirm the activation (not with `--no-magic-rollback`); it starts no Nix process per node on the",
+    "deployer (the closures' export is written in-process).",
   ].join("\n");
   return { body, missed: targets.filter((x) => !x.met).map((x) => x.label) };
 }
