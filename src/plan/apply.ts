@@ -374,7 +374,7 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
       // The system is in place; its keys may not be (changed in hive.ts, or lost to a reboot).
       let changed = false;
       if (prepared !== null) {
-        emitPhase("keys");
+        if (prepared.keys.length > 0) emitPhase("keys");
         const uploaded = await uploadKeys(host, prepared, "all");
         const removed = await removeStaleKeys(host, n.node, { manifestListing });
         changed = uploaded.some((k) => k.outcome !== "unchanged") || removed.length > 0;
@@ -398,7 +398,8 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
     }
     if (context.interrupted()) return;
     if (prepared !== null) {
-      emitPhase("keys");
+      // A phase shown only when there is something to upload in it.
+      if (prepared.keys.some((k) => k.uploadAt === "pre-activation")) emitPhase("keys");
       await uploadKeys(host, prepared, "pre-activation");
     }
     const keysAfterActivation = prepared;
@@ -416,7 +417,7 @@ async function deployNode(n: NodeDeployment, tools: DeployTools): Promise<void> 
           keysAfterActivation === null
             ? undefined
             : async () => {
-                emitPhase("keys");
+                if (keysAfterActivation.keys.some((k) => k.uploadAt === "post-activation")) emitPhase("keys");
                 await uploadKeys(host, keysAfterActivation, "post-activation");
                 await removeStaleKeys(host, n.node, { manifestListing });
               },
