@@ -14,7 +14,6 @@
 //   str:      u64 length (little-endian), the bytes, zero padding to a multiple of 8
 import { createHash } from "node:crypto";
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from "node:fs";
-import { Readable } from "node:stream";
 
 /** What the local store registered for a path: the export checks the NAR against it. */
 export interface StorePathInfo {
@@ -40,22 +39,24 @@ const CHUNK = 256 * 1024;
 
 /**
  * The export of `paths`, in the order given (dependencies before what refers to them, as
- * `nix-store --import` registers them one by one). The stream fails, with the trailer of the path
- * at fault withheld so the importer registers nothing of it, when a NAR does not match its registration.
+ * `nix-store --import` registers them one by one). Fails with an ExportError, the trailer of the
+ * path at fault withheld so the importer registers nothing of it, when a NAR does not match its
+ * registration or a file cannot be read.
  */
-export function exportPaths(paths: readonly StorePathInfo[]): Readable {
-  return Readable.from(exportChunks(paths), { objectMode: false, highWaterMark: CHUNK });
-}
-
 export async function* exportChunks(paths: readonly StorePathInfo[]): AsyncGenerator<Buffer> {
   for (const info of paths) {
     yield u64(1);
     const hash = createHash("sha256");
     let size = 0;
-    for (const chunk of narChunks(info.path)) {
-      hash.update(chunk);
-      size += chunk.length;
-      yield chunk;
+    try {
+      for (const chunk of narChunks(info.path)) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    } catch (error) {
+      if (error instanceof ExportError) throw error;
+      throw new ExportError(`could not read ${info.path} from the local store: ${(error as Error).message}`);
     }
     const digest = hash.digest("hex");
     if (digest !== info.narHash.toLowerCase() || (info.narSize > 0 && size !== info.narSize)) {

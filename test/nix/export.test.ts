@@ -62,6 +62,11 @@ describe("in-process export", () => {
     expect(await collect(exportChunks(paths))).toEqual(nixStore("--export", tree, withReferences));
   });
 
+  it("fails with an ExportError naming the path when it cannot be read", async () => {
+    const gone: StorePathInfo = { path: "/nix/store/00000000000000000000000000000000-gone", narHash: "0".repeat(64), narSize: 0, deriver: null, references: [] };
+    await expect(collect(exportChunks([gone]))).rejects.toThrow(/could not read \/nix\/store\/0+-gone from the local store: ENOENT/);
+  });
+
   it("withholds the trailer and fails when a NAR does not match its registration", async () => {
     const [info] = (await queryClosures(execaRunner, [tree], env)).closure(tree);
     const tampered: StorePathInfo = { ...info!, narHash: "0".repeat(64) };
