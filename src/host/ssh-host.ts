@@ -30,9 +30,9 @@ export class SshHost implements Host {
     script: string,
     options: { stdin?: string | NodeJS.ReadableStream; timeoutMs?: number; onLine?: (line: string) => void } = {},
   ): Promise<CommandResult> {
-    const connection = await this.pool.connect(this.target);
     const lines = lineSplitter(options.onLine);
     if (options.stdin === undefined) {
+      const connection = await this.pool.connect(this.target);
       const result = await connection.exec(quoteCommand([...this.escalation, "sh", "-c", script]), {
         stdin: options.stdin,
         timeoutMs: options.timeoutMs,
@@ -42,30 +42,41 @@ export class SshHost implements Host {
       lines.flush();
       return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
     }
-    // Input is sent only once the command says it runs: through sudo, input that arrives (and ends)
-    // before sudo relays it can be lost (seen with Debian's `Defaults use_pty`).
+    const result = await this.runAsRootWithInput(script, options.stdin, { timeoutMs: options.timeoutMs, onStdout: lines.stdout, onStderr: lines.stderr });
+    lines.flush();
+    return result;
+  }
+
+  /**
+   * Runs `script` as root and sends it `stdin` only once the command says it runs: through sudo,
+   * input that arrives (and ends) before sudo relays it can be lost (seen with Debian's `Defaults
+   * use_pty`). The bytes of stdout after that first line reach `onStdout` as they are.
+   */
+  private async runAsRootWithInput(
+    script: string,
+    stdin: string | NodeJS.ReadableStream,
+    options: { timeoutMs?: number; onStdout?: (chunk: Buffer) => void; onStderr?: (chunk: Buffer) => void },
+  ): Promise<CommandResult> {
+    const connection = await this.pool.connect(this.target);
     const gate = new PassThrough();
-    const input = options.stdin;
-    let opened = false;
-    let head = "";
+    let head: Buffer | null = Buffer.alloc(0);
     const result = await connection.exec(quoteCommand([...this.escalation, "sh", "-c", `echo ${STDIN_READY}; ${script}`]), {
       stdin: gate,
       timeoutMs: options.timeoutMs,
       onStdout: (chunk) => {
-        if (opened) return lines.stdout(chunk);
-        head += chunk.toString("utf8");
-        const end = head.indexOf("\n");
+        if (head === null) return options.onStdout?.(chunk);
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf(10);
         if (end === -1) return;
-        opened = true;
-        if (typeof input === "string") gate.end(input);
-        else input.pipe(gate);
-        const rest = head.slice(end + 1);
-        if (rest !== "") lines.stdout(Buffer.from(rest));
+        const rest = head.subarray(end + 1);
+        head = null;
+        if (typeof stdin === "string") gate.end(stdin);
+        else stdin.pipe(gate);
+        if (rest.length > 0) options.onStdout?.(rest);
       },
-      onStderr: lines.stderr,
+      onStderr: options.onStderr,
     });
-    if (!opened) gate.end();
-    lines.flush();
+    if (head !== null) gate.end();
     const stdout = result.stdout.startsWith(`${STDIN_READY}\n`) ? result.stdout.slice(STDIN_READY.length + 1) : result.stdout;
     return { exitCode: result.exitCode, stdout, stderr: result.stderr, timedOut: result.timedOut };
   }
@@ -101,26 +112,10 @@ export class SshHost implements Host {
    * node and none here; no OpenSSH, no second handshake, the host key checked once, by the engine.
    */
   async copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
-    const connection = await this.pool.connect(this.target);
     const input = new PassThrough();
     const replies = new ReplyReader();
-    let head: Buffer | null = Buffer.alloc(0);
-    let markOpened: () => void = () => undefined;
-    const opened = new Promise<void>((resolve) => (markOpened = resolve));
-    const exec = connection.exec(quoteCommand([...this.escalation, "sh", "-c", `echo ${STDIN_READY}; exec nix-store --serve --write`]), {
-      stdin: input,
-      onStdout: (chunk) => {
-        if (head === null) return replies.push(chunk);
-        // The first line says the command runs (through sudo too); the protocol's bytes follow it.
-        head = Buffer.concat([head, chunk]);
-        const newline = head.indexOf(10);
-        if (newline === -1) return;
-        const rest = head.subarray(newline + 1);
-        head = null;
-        markOpened();
-        if (rest.length > 0) replies.push(rest);
-      },
-    });
+    // Bytes written before the command runs wait in `input` (see runAsRootWithInput).
+    const exec = this.runAsRootWithInput("exec nix-store --serve --write", input, { onStdout: (chunk) => replies.push(chunk) });
     const ended = exec.then(
       (result) => {
         replies.end(new ServeProtocolError(`nix-store --serve on the node ended: ${trimNixError(result.stderr, 5) || `exit ${result.exitCode}`}`));
@@ -136,7 +131,6 @@ export class SshHost implements Host {
       if (!input.write(chunk)) await Promise.race([new Promise((resolve) => input.once("drain", resolve)), ended]);
     };
     try {
-      await Promise.race([opened, ended]);
       await pushClosure({ send, replies }, closure, {
         substitute: options.substitute,
         onCopy: (missing, total) => options.onLine?.(`copying ${missing} of ${total} paths to ${this.target.host}`),

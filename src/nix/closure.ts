@@ -65,7 +65,11 @@ export function parseRegistrations(text: string): StorePathInfo[] {
       throw new ClosureQueryError(`nix-store --dump-db printed a registration hive cannot read, near ${JSON.stringify(path)}`);
     }
     const references: string[] = [];
-    for (let k = 0; k < count; k++) references.push(next("a reference"));
+    for (let k = 0; k < count; k++) {
+      const reference = next("a reference");
+      if (!reference.startsWith("/")) throw new ClosureQueryError(`nix-store --dump-db ended early (expected a reference of ${path})`);
+      references.push(reference);
+    }
     infos.push({ path, narHash, narSize, deriver: deriver === "" ? null : deriver, references });
   }
   return infos;

@@ -11,9 +11,10 @@
 //   NAR:      str "nix-archive-1", node; node is "(" "type" ... ")" with "regular" [+ "executable" ""]
 //             "contents" DATA, "symlink" "target" T, or "directory" then ("entry" "(" "name" N "node"
 //             NODE ")") per entry in byte order of the names
-//   str:      u64 length (little-endian), the bytes, zero padding to a multiple of 8
+//   str:      Nix's wire encoding (wire.ts): u64 length, the bytes, zero padding to a multiple of 8
 import { createHash } from "node:crypto";
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from "node:fs";
+import { padding, u64 } from "./wire.js";
 
 /** What the local store registered for a path: the export checks the NAR against it. */
 export interface StorePathInfo {
@@ -169,7 +170,7 @@ class Writer {
   }
 
   pad(length: number): this {
-    const n = (8 - (length % 8)) % 8;
+    const n = padding(length);
     return n === 0 ? this : this.push(ZEROS.subarray(0, n));
   }
 
@@ -212,9 +213,3 @@ class Writer {
 
 /** The NAR's fixed words, encoded once. */
 const TOKENS = new Map(["nix-archive-1", "(", ")", "type", "regular", "executable", "", "contents", "directory", "entry", "name", "node", "symlink", "target"].map((t) => [t, Buffer.from(t)]));
-
-function u64(value: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64LE(BigInt(value));
-  return b;
-}

@@ -4,10 +4,10 @@
 //   handshake:        client u64 SERVE_MAGIC_1, u64 version; server u64 SERVE_MAGIC_2, u64 version
 //   QueryValidPaths:  u64 1, u64 lock, u64 substitute, paths -> paths (the valid ones)
 //   ImportPaths:      u64 4, an export stream (see export.ts) -> u64 1
-// Numbers are u64 little-endian; strings are a u64 length, the bytes, zero padding to 8; a set of
-// paths is a u64 count and that many strings.
+// Values travel in Nix's wire encoding (wire.ts); a set of paths is a count and that many strings.
 
 import { exportChunks, type StorePathInfo } from "./export.js";
+import { encodeStrings, padding, u64 } from "./wire.js";
 
 export const SERVE_MAGIC_1 = 0x390c9deb;
 export const SERVE_MAGIC_2 = 0x5452eecb;
@@ -15,22 +15,6 @@ export const SERVE_MAGIC_2 = 0x5452eecb;
 export const SERVE_CLIENT_VERSION = 0x205;
 export const CMD_QUERY_VALID_PATHS = 1;
 export const CMD_IMPORT_PATHS = 4;
-
-export function u64(value: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeUInt32LE(value % 0x1_0000_0000, 0);
-  b.writeUInt32LE(Math.floor(value / 0x1_0000_0000), 4);
-  return b;
-}
-
-export function encodeString(value: string): Buffer {
-  const bytes = Buffer.from(value, "utf8");
-  return Buffer.concat([u64(bytes.length), bytes, Buffer.alloc((8 - (bytes.length % 8)) % 8)]);
-}
-
-export function encodeStrings(values: readonly string[]): Buffer {
-  return Buffer.concat([u64(values.length), ...values.map(encodeString)]);
-}
 
 export class ServeProtocolError extends Error {
   constructor(message: string) {
@@ -66,7 +50,7 @@ export class ReplyReader {
   async string(): Promise<string> {
     const length = await this.u64();
     if (length > 64 * 1024 * 1024) throw new ServeProtocolError(`nix-store --serve sent a string of ${length} bytes`);
-    const bytes = await this.take(length + ((8 - (length % 8)) % 8));
+    const bytes = await this.take(length + padding(length));
     return bytes.subarray(0, length).toString("utf8");
   }
 

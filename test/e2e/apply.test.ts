@@ -270,6 +270,28 @@ describe("hive apply", () => {
     }
   });
 
+  it("sends nothing of a system whose store contents no longer match their hash; the node stays as it was", async () => {
+    const before = await nodeState(lab, "t3");
+    const servedBefore = await fetchFromNode(lab, "t3");
+    await setNodeKnobs(fx.flakeDir, "t3", { version: `tamper-${Date.now()}` });
+    const system = await buildLabSystem(fx.flakeDir, "t3");
+    try {
+      // As a failing disk would: one file of the built system changes after Nix registered it.
+      writeFileSync(join(system, "www", "index.html"), "not what was built\n", { flag: "a" });
+      const run = apply(["apply", "--on", "t3"]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.byName["t3"]!.result).toBe("failed");
+      expect(run.byName["t3"]!.error?.code).toBe("E_PUSH");
+      expect(run.byName["t3"]!.error?.message).toContain(`the contents of ${system} no longer match what the store registered`);
+      expect((await execOnNode(lab, "t3", `nix-store --check-validity ${system}`)).exitCode).not.toBe(0);
+      expect(await nodeState(lab, "t3")).toEqual(before);
+      expect(await fetchFromNode(lab, "t3")).toEqual(servedBefore);
+    } finally {
+      await setNodeKnobs(fx.flakeDir, "t3", {});
+      spawnSync("nix-store", ["--delete", system], { env: labNixEnv() });
+    }
+  });
+
   it("evaluates in one nix process per chunk and builds in one invocation", async () => {
     await setVersion(fx.flakeDir, "g1");
     const bin = join(fx.dir, "counting-bin");
