@@ -7,7 +7,7 @@
 // new run waits for an activation (and its confirmation window) that outlived its hive.
 import { PassThrough } from "node:stream";
 import type { Host } from "../host/host.js";
-import { NodeOperationError } from "../host/host.js";
+import { NodeOperationError } from "../errors.js";
 import { SshError } from "../ssh/errors.js";
 import { quoteShellArg as q } from "../ssh/quote.js";
 

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import type { Host } from "../host/host.js";
 import type { NodeState } from "./scripts.js";
-import { NodeOperationError } from "../host/host.js";
+import { NodeOperationError } from "../errors.js";
 import {
   type SupervisorOptions,
   type SupervisorPoll,

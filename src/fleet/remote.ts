@@ -13,21 +13,8 @@ export function remoteCommand(node: Node, argv: readonly string[], asRoot: boole
   return quoteCommand([...prefix, ...argv]);
 }
 
-export interface NodeError {
-  /** A stable code: the SSH error's (E_SSH_CONNECT, E_SSH_AUTH, E_HOSTKEY_*), or E_TIMEOUT, E_SIGNAL, E_INTERRUPTED, E_PROBE. */
-  code: string;
-  message: string;
-}
-
-/** A failure as `{ code, message }` for reports and JSON. */
-export function describeNodeError(error: unknown): NodeError {
-  if (error instanceof SshError) return { code: error.code, message: error.message };
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { code: typeof code === "string" ? code : "E_NODE", message: error.message };
-  }
-  return { code: "E_NODE", message: String(error) };
-}
+export type { ErrorSummary as NodeError } from "../errors.js";
+export { summarizeError as describeNodeError } from "../errors.js";
 
 /** Whether a failure to connect means the node could not be reached (as opposed to a lost connection). */
 export function isConnectFailure(error: unknown): boolean {

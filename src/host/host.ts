@@ -40,15 +40,3 @@ export interface Host {
   /** Run a shell script on the node as root (through privilegeEscalationCommand when needed). */
   runAsRoot(script: string, options?: { stdin?: string | NodeJS.ReadableStream; timeoutMs?: number; onLine?: (line: string) => void }): Promise<CommandResult>;
 }
-
-/** A failure on one node, with the last lines worth showing. */
-export class NodeOperationError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-    readonly log: string[] = [],
-  ) {
-    super(message);
-    this.name = "NodeOperationError";
-  }
-}

@@ -7,7 +7,8 @@ import { ExportError, type StorePathInfo } from "../nix/export.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import type { SshTarget } from "../ssh/target.js";
-import { type CommandResult, type Host, NodeOperationError } from "./host.js";
+import { NodeOperationError } from "../errors.js";
+import type { CommandResult, Host } from "./host.js";
 import { ReplyReader, ServeProtocolError, pushClosure } from "../nix/serve-protocol.js";
 
 export class SshHost implements Host {

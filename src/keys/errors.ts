@@ -1,5 +1,5 @@
 // Failures of deployment keys; each fails its node, never the run, and names the key.
-import { NodeOperationError } from "../host/host.js";
+import { NodeOperationError } from "../errors.js";
 
 /** A key's source could not be read on the deployer (missing file, failing command): the node is left untouched. */
 export class KeySourceError extends NodeOperationError {

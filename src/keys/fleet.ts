@@ -5,7 +5,7 @@ import type { ByteRunner } from "../nix/runner.js";
 import type { NodeResult } from "../report/results.js";
 import { prepareKeys, wipePreparedKeys } from "./sources.js";
 import { type KeyHost, type KeyScriptOptions, type RemovedKey, type UploadedKey, removeStaleKeys, uploadKeys } from "./upload.js";
-import { describeNodeError, nodeErrorLog } from "../report/node-error.js";
+import { errorLog as nodeErrorLog, summarizeError as describeNodeError } from "../errors.js";
 
 export type KeyStep = "read" | "upload" | "remove-stale";
 

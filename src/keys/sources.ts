@@ -46,7 +46,7 @@ export async function prepareKeys(node: Pick<Node, "name" | "keys">, runner: Byt
       keys.push({ ...placement, secret: await readSource(placement.name, key, runner, options) });
     } catch (error) {
       if (!(error instanceof KeySourceError)) throw error;
-      failures.push({ message: error.message, log: error.log });
+      failures.push({ message: error.message, log: [...error.log] });
     }
   }
   if (failures.length > 0) {

@@ -1,5 +1,6 @@
 // The local store's view of the closures a deployment pushes, read once for every node: two Nix
 // processes for the whole fleet (all requisites, then their registrations), not several per node.
+import { HiveError } from "../errors.js";
 import type { StorePathInfo } from "./export.js";
 import { trimNixError } from "./eval.js";
 import type { ProcessRunner } from "./runner.js";
@@ -9,12 +10,10 @@ export interface LocalClosures {
   closure(root: string): StorePathInfo[];
 }
 
-export class ClosureQueryError extends Error {
-  /** Reported as the push's failure on each node that needed the closure. */
-  readonly code = "E_PUSH";
+/** Reported as the push's failure on each node that needed the closure. */
+export class ClosureQueryError extends HiveError {
   constructor(message: string) {
-    super(message);
-    this.name = "ClosureQueryError";
+    super("E_CLOSURE", message);
   }
 }
 

@@ -12,6 +12,7 @@
 //             "contents" DATA, "symlink" "target" T, or "directory" then ("entry" "(" "name" N "node"
 //             NODE ")") per entry in byte order of the names
 //   str:      Nix's wire encoding (wire.ts): u64 length, the bytes, zero padding to a multiple of 8
+import { HiveError } from "../errors.js";
 import { createHash } from "node:crypto";
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from "node:fs";
 import { padding, u64 } from "./wire.js";
@@ -27,10 +28,10 @@ export interface StorePathInfo {
   references: string[];
 }
 
-export class ExportError extends Error {
+/** A store path could not be read, or did not match its registration, while it was exported. */
+export class ExportError extends HiveError {
   constructor(message: string) {
-    super(message);
-    this.name = "ExportError";
+    super("E_EXPORT", message);
   }
 }
 

@@ -6,6 +6,7 @@
 //   ImportPaths:      u64 4, an export stream (see export.ts) -> u64 1
 // Values travel in Nix's wire encoding (wire.ts); a set of paths is a count and that many strings.
 
+import { HiveError } from "../errors.js";
 import { exportChunks, type StorePathInfo } from "./export.js";
 import { encodeStrings, padding, u64 } from "./wire.js";
 
@@ -16,10 +17,10 @@ export const SERVE_CLIENT_VERSION = 0x205;
 export const CMD_QUERY_VALID_PATHS = 1;
 export const CMD_IMPORT_PATHS = 4;
 
-export class ServeProtocolError extends Error {
+/** The node's `nix-store --serve` said something the protocol does not allow, or ended early. */
+export class ServeProtocolError extends HiveError {
   constructor(message: string) {
-    super(message);
-    this.name = "ServeProtocolError";
+    super("E_PUSH", message);
   }
 }
 

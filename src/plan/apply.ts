@@ -19,7 +19,7 @@ import type { Phase, Reporter } from "../report/events.js";
 import { type NodeResult, isFailure } from "../report/results.js";
 import { selectNodes } from "../selection/selector.js";
 import { type Goal, goalActivates, goalSetsProfile, goalUploadsKeys } from "./goal.js";
-import { describeNodeError, nodeErrorLog } from "../report/node-error.js";
+import { errorLog as nodeErrorLog, summarizeError as describeNodeError } from "../errors.js";
 
 export interface ApplyOptions {
   goal: Goal;

@@ -6,7 +6,7 @@ import { UsageError } from "../errors.js";
 import { type HeldLock, acquireNodeLock } from "../activation/lock.js";
 import { nodeFactsScript, parseNodeFacts } from "../fleet/node-facts.js";
 import { selectNodes } from "../selection/selector.js";
-import { describeNodeError, nodeErrorLog } from "../report/node-error.js";
+import { errorLog as nodeErrorLog, summarizeError as describeNodeError } from "../errors.js";
 import { type ApplyContext, type ApplyReport, activateAndCheck, deployingUser, trackOutcomes } from "./apply.js";
 
 export interface RollbackOptions {

@@ -1,5 +1,5 @@
 // Typed failures of the SSH engine: host keys, connecting, authenticating, lost connections.
-import { EXIT_CODES, HiveError } from "../errors.js";
+import { type ErrorCode, HiveError } from "../errors.js";
 import { knownHostsName } from "./known-hosts.js";
 import { quoteShellArg } from "./quote.js";
 
@@ -24,15 +24,14 @@ interface SshErrorDetails {
 
 /** Base of the SSH errors; each carries its details so it can be re-issued for another node. */
 export abstract class SshError<D extends SshErrorDetails = SshErrorDetails> extends HiveError {
-  readonly exitCode = EXIT_CODES.failed;
-
   constructor(
+    code: ErrorCode,
     readonly details: D,
     message: string,
     hint?: string,
     options?: { cause?: unknown },
   ) {
-    super(message, hint, options);
+    super(code, message, { hint, cause: options?.cause });
   }
 
   get endpoint(): SshEndpoint {
@@ -56,13 +55,12 @@ export interface HostKeyUnknownDetails extends SshErrorDetails {
 
 /** The host presented a key no known_hosts file lists for it. */
 export class HostKeyUnknownError extends SshError<HostKeyUnknownDetails> {
-  readonly code = "E_HOSTKEY_UNKNOWN";
-  readonly fault = "user";
 
   constructor(details: HostKeyUnknownDetails, options?: { cause?: unknown }) {
     const { endpoint, keyType, fingerprint, knownHostsFile } = details;
     const file = quoteShellArg(knownHostsFile);
     super(
+      "E_HOSTKEY_UNKNOWN",
       details,
       `${describeEndpoint(endpoint)}: host key unknown: ${keyType} ${fingerprint}; ` +
         `verify it, then trust it with --accept-new-host-keys or add it to ${knownHostsFile} ` +
@@ -88,8 +86,6 @@ export interface HostKeyChangedDetails extends SshErrorDetails {
 
 /** The host presented a key that differs from the one recorded for it. acceptNewHostKeys does not override this. */
 export class HostKeyChangedError extends SshError<HostKeyChangedDetails> {
-  readonly code = "E_HOSTKEY_CHANGED";
-  readonly fault = "user";
 
   constructor(details: HostKeyChangedDetails, options?: { cause?: unknown }) {
     const { endpoint, presented, known } = details;
@@ -100,6 +96,7 @@ export class HostKeyChangedError extends SshError<HostKeyChangedDetails> {
       ? `host key changed: it presented ${presented.keyType} ${presented.fingerprint}, which differs from the key recorded in ${where}`
       : `host key changed: it offers none of the key types recorded for it (${[...new Set(known.map((k) => k.keyType))].join(", ")} in ${where})`;
     super(
+      "E_HOSTKEY_CHANGED",
       details,
       `${describeEndpoint(endpoint)}: ${what}; someone may be intercepting the connection (an attack), or the host was reinstalled`,
       first
@@ -119,12 +116,11 @@ export interface HostKeyRevokedDetails extends SshErrorDetails {
 
 /** The host presented a key marked @revoked. */
 export class HostKeyRevokedError extends SshError<HostKeyRevokedDetails> {
-  readonly code = "E_HOSTKEY_REVOKED";
-  readonly fault = "user";
 
   constructor(details: HostKeyRevokedDetails, options?: { cause?: unknown }) {
     const { endpoint, keyType, fingerprint, file, line } = details;
     super(
+      "E_HOSTKEY_REVOKED",
       details,
       `${describeEndpoint(endpoint)}: host key ${keyType} ${fingerprint} is revoked (${file}:${line}); refusing to connect`,
       "the host must be given a new key; until then it cannot be trusted",
@@ -140,12 +136,11 @@ export interface SshConnectDetails extends SshErrorDetails {
 
 /** The host could not be reached: refused, unreachable, timed out, or the handshake failed. */
 export class SshConnectError extends SshError<SshConnectDetails> {
-  readonly code = "E_SSH_CONNECT";
-  readonly fault = "tool";
 
   constructor(details: SshConnectDetails, options?: { cause?: unknown }) {
     const { endpoint, reason } = details;
     super(
+      "E_SSH_CONNECT",
       details,
       `${describeEndpoint(endpoint)}: cannot connect: ${reason}`,
       `check that the host is up and sshd listens on ${endpoint.host} port ${endpoint.port}`,
@@ -164,13 +159,12 @@ export interface SshAuthDetails extends SshErrorDetails {
 
 /** No authentication method the server accepts worked. */
 export class SshAuthError extends SshError<SshAuthDetails> {
-  readonly code = "E_SSH_AUTH";
-  readonly fault = "user";
 
   constructor(details: SshAuthDetails, options?: { cause?: unknown }) {
     const { endpoint, user, tried, identityFiles } = details;
     const skipped = identityFiles.filter((f) => f.problem !== undefined).map((f) => `${f.file} (${f.problem})`);
     super(
+      "E_SSH_AUTH",
       details,
       `${describeEndpoint(endpoint)}: authentication as ${user} failed; tried ${tried.length > 0 ? tried.join(", ") : "nothing"}` +
         (skipped.length > 0 ? `; skipped ${skipped.join(", ")}` : ""),
@@ -186,11 +180,9 @@ export interface SshDisconnectedDetails extends SshErrorDetails {
 
 /** An established connection dropped (or was closed) while a command was running or about to run. */
 export class SshDisconnectedError extends SshError<SshDisconnectedDetails> {
-  readonly code = "E_SSH_DISCONNECTED";
-  readonly fault = "tool";
 
   constructor(details: SshDisconnectedDetails, options?: { cause?: unknown }) {
-    super(details, `${describeEndpoint(details.endpoint)}: connection lost: ${details.reason}`, undefined, options);
+    super("E_SSH_DISCONNECTED", details, `${describeEndpoint(details.endpoint)}: connection lost: ${details.reason}`, undefined, options);
   }
 }
 
@@ -201,10 +193,8 @@ export interface SshChannelDetails extends SshErrorDetails {
 
 /** The server refused to start a command (e.g. too many sessions on one connection). */
 export class SshChannelError extends SshError<SshChannelDetails> {
-  readonly code = "E_SSH_CHANNEL";
-  readonly fault = "tool";
 
   constructor(details: SshChannelDetails, options?: { cause?: unknown }) {
-    super(details, `${describeEndpoint(details.endpoint)}: cannot run ${details.command}: ${details.reason}`, undefined, options);
+    super("E_SSH_CHANNEL", details, `${describeEndpoint(details.endpoint)}: cannot run ${details.command}: ${details.reason}`, undefined, options);
   }
 }
