@@ -5,8 +5,9 @@
 // the kernel frees the lock. When the connection dies without closing (a cut network), the shell
 // lingers, but its heartbeat goes silent and the next run takes its lock as stale. A detached activation supervisor holds /run/hive/activation.lock the same way, so a
 // new run waits for an activation (and its confirmation window) that outlived its hive.
+import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
-import type { Host } from "../host/host.js";
+import type { NodeShell } from "../node/shell.js";
 import { NodeOperationError } from "../errors.js";
 import { SshError } from "../ssh/errors.js";
 import { quoteShellArg as q } from "../ssh/quote.js";
@@ -26,11 +27,32 @@ export interface LockOwner {
 }
 
 export interface HeldLock {
+  /** Written into the node's lock.json: a step that changes the node first checks it is still there (lockGuardScript). */
+  token: string;
+  /** True once the node-side holder ended without being released: another run took the lock over. */
+  lost(): boolean;
   /** A previous holder whose lock was found stale (it died without releasing). */
   stale: string | null;
   /** What `thenRun` printed once the lock was held (saves a round trip, e.g. reading the node's state). */
   output: string;
   release(): Promise<void>;
+}
+
+/** This run's lock was taken over (it was stopped past the stale window, or broken with --force-unlock). */
+export class LockLostError extends NodeOperationError {
+  constructor(holder: string) {
+    super(
+      `this run lost the node lock to another run (${holder}) and stopped before changing the node further`,
+      "E_LOCK_LOST",
+      [],
+      "see what the other run deployed (hive status), then run again if needed",
+    );
+  }
+}
+
+/** The holder named by a HIVE_LOCK_LOST line (what lockGuardScript prints), for LockLostError. */
+export function describeLockLostLine(line: string): string {
+  return describeOwner(line.slice(LOCK_LOST_MARK.length).trim());
 }
 
 export class NodeLockedError extends NodeOperationError {
@@ -39,9 +61,22 @@ export class NodeLockedError extends NodeOperationError {
   }
 }
 
-export function lockScript(owner: LockOwner, force: boolean, thenRun = ""): string {
+/** What exit code and first line a step refused by lockGuardScript ends with. */
+export const LOCK_LOST_EXIT = 77;
+export const LOCK_LOST_MARK = "HIVE_LOCK_LOST";
+
+/**
+ * Put before a script that changes the node: it runs only while this run's token is in the
+ * node's lock.json, so a run that lost its lock (stopped past the stale window, or broken with
+ * --force-unlock) can not overwrite what the run that took the lock over deployed.
+ */
+export function lockGuardScript(token: string): string {
+  return `{ read -r hive_lock < ${LOCK_DIR}/lock.json; } 2>/dev/null; case "$hive_lock" in *'"token":"${token}"'*) ;; *) echo "${LOCK_LOST_MARK} $hive_lock"; exit ${LOCK_LOST_EXIT} ;; esac`;
+}
+
+export function lockScript(owner: LockOwner, force: boolean, thenRun = "", token = ""): string {
   // The owner's JSON without its closing brace: the shell adds the holder's pid (no sed).
-  const info = JSON.stringify(owner).slice(0, -1);
+  const info = JSON.stringify({ ...owner, token }).slice(0, -1);
   return `[ -d ${LOCK_DIR} ] || mkdir -p ${LOCK_DIR}
 cd ${LOCK_DIR} || exit 1
 exec 9>>lock
@@ -76,13 +111,16 @@ if [ -n "$released" ]; then rm -f lock.json; else mv -f lock.json stale.json; fi
 }
 
 /** Take the node's lock, or fail naming who holds it. */
-export async function acquireNodeLock(host: Host, owner: LockOwner, options: { force?: boolean; thenRun?: string } = {}): Promise<HeldLock> {
+export async function acquireNodeLock(host: NodeShell, owner: LockOwner, options: { force?: boolean; thenRun?: string } = {}): Promise<HeldLock> {
   const input = new PassThrough();
+  const token = randomBytes(12).toString("hex");
+  let released = false;
+  let holderEnded = false;
   let stale: string | null = null;
   const output: string[] = [];
   let settle: ((outcome: { locked: true } | { locked: false; line: string }) => void) | undefined;
   const decided = new Promise<{ locked: true } | { locked: false; line: string }>((resolve) => (settle = resolve));
-  const channel = host.runAsRoot(lockScript(owner, options.force === true, options.thenRun), {
+  const channel = host.runAsRoot(lockScript(owner, options.force === true, options.thenRun, token), {
     stdin: input,
     onLine: (line) => {
       if (line === "HIVE_LOCKED") settle?.({ locked: true });
@@ -91,6 +129,10 @@ export async function acquireNodeLock(host: Host, owner: LockOwner, options: { f
       else output.push(line);
     },
   });
+  void channel.then(
+    () => (holderEnded = true),
+    () => (holderEnded = true),
+  );
   const ended = channel.then(
     (result) => ({ locked: false as const, line: `the lock holder ended: ${result.stderr.trim() || `exit ${result.exitCode}`}` }),
     (error: Error) => {
@@ -121,9 +163,12 @@ export async function acquireNodeLock(host: Host, owner: LockOwner, options: { f
   const heartbeat = setInterval(() => input.write("alive\n"), HEARTBEAT_SECONDS * 1000);
   heartbeat.unref();
   return {
+    token,
+    lost: () => holderEnded && !released,
     stale,
     output: output.join("\n"),
     release: async () => {
+      released = true;
       clearInterval(heartbeat);
       // An explicit release: input ending without it means this hive died (the lock was stale).
       input.end("release\n");

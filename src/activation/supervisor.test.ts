@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { confirmScript, launchScript, parsePoll, pollScript, supervisorScript, type SupervisorOptions } from "./supervisor.js";
+import { confirmScript, launchScript, parsePoll, pollScript, rejectScript, supervisorScript, type SupervisorOptions } from "./supervisor.js";
+
+const PROFILE = "/nix/var/nix/profiles/system";
 
 const base: SupervisorOptions = {
   id: "abc-123",
@@ -23,7 +25,7 @@ describe("supervisor scripts", () => {
       { ...base, profile_action: { kind: "switch-generation", generation: 7 }, writeRecord: false },
     ];
     for (const options of variants) {
-      for (const script of [supervisorScript(options), launchScript(options, `{"system": "it's"}\n`), pollScript(options.id, 10), confirmScript(options.id)]) {
+      for (const script of [supervisorScript(options), launchScript(options, `{"system": "it's"}\n`), pollScript(options.id, 10), confirmScript(options.id), rejectScript(options.id)]) {
         const check = spawnSync("sh", ["-n", "-c", script]);
         expect(check.status, `${JSON.stringify(options)}: ${check.stderr}`).toBe(0);
       }
@@ -36,24 +38,24 @@ describe("supervisor scripts", () => {
   });
 
   it("parses a poll", () => {
-    const poll = parsePoll("activation-exit=0\nresult=\nprev-generation=4\nprev-system=/nix/store/p\nnew-generation=5\nlog-size=42\n--\nhive: a\nhive: b");
+    const poll = parsePoll("activation-exit=0\nresult=\nprev-generation=4\nprev-system=/nix/store/p\nnew-generation=5\n--\nhive: a\nhive: b", PROFILE);
     expect(poll).toEqual({
       activationExit: 0,
       result: null,
       prevGeneration: 4,
       prevSystem: "/nix/store/p",
       newGeneration: 5,
-      logSize: 42,
+      supervisorAlive: true,
       newLog: "hive: a\nhive: b",
-      state: { current: null, profile: null, generation: null, booted: null },
+      state: { current: null, profile: null, profileGeneration: null, booted: null },
     });
-    expect(parsePoll("result=confirmed\ncurrent=/nix/store/n\nprofile=/nix/store/n\nlink=system-5-link\nbooted=\n--\n").state).toEqual({
+    expect(parsePoll("result=confirmed\ncurrent=/nix/store/n\nprofile=/nix/store/n\nlink=system-5-link\nbooted=\n--\n", PROFILE).state).toEqual({
       current: "/nix/store/n",
       profile: "/nix/store/n",
-      generation: 5,
+      profileGeneration: 5,
       booted: null,
     });
-    expect(parsePoll("activation-exit=\nresult=confirmed\nprev-generation=\nprev-system=\nnew-generation=\nlog-size=0\n--\n")).toMatchObject({
+    expect(parsePoll("activation-exit=\nresult=confirmed\nprev-generation=\nprev-system=\nnew-generation=\n--\n", PROFILE)).toMatchObject({
       activationExit: null,
       result: "confirmed",
       prevGeneration: null,

@@ -3,15 +3,19 @@
 //
 // Protocol, all in one directory under /run/hive/activations/ID on the node:
 //   activation-exit  switch-to-configuration's exit code, written when activation ends
-//   decided/         created by exactly one party with mkdir (atomic): hive to confirm, the
-//                    supervisor at the deadline to revert. So an early confirmation is never
-//                    lost (the directory persists) and no revert starts once confirmed.
+//   pid              the supervisor's pid: a poll that finds it gone without a result knows the
+//                    supervisor died (OOM killer, a /run too full for its files)
+//   decided/         created by exactly one party with mkdir (atomic): hive to confirm or to reject
+//                    (after failed checks; it writes `verdict` first), the supervisor at the
+//                    deadline to revert. So an early decision is never lost (the directory
+//                    persists) and no revert starts once confirmed.
 //   result           the supervisor's final word (see SupervisorResult)
 //   prev-generation, prev-system   what the node ran before, for hive's own rollback later
 //   log              everything the supervisor and switch-to-configuration printed
 import { quoteShellArg as q } from "../ssh/quote.js";
 import type { Goal } from "../plan/goal.js";
-import { type NodeState, RECORDS_DIR, parseNodeState, stateProbeScript } from "./scripts.js";
+import { type NodeState, factsScript, parseNodeState } from "../node/facts.js";
+import { RECORDS_DIR } from "../node/record.js";
 
 export const ACTIVATIONS_DIR = "/run/hive/activations";
 
@@ -21,6 +25,7 @@ export type SupervisorResult =
   | "confirmed" // success, hive confirmed in time
   | "reverted-unconfirmed" // success, but no confirmation in time: back on the previous system
   | "reverted-failed" // activation failed: back on the previous system
+  | "reverted-rejected" // success, but hive rejected it (a failed health check or verification): back on the previous system
   | "failed" // activation failed, no rollback (disabled, or nothing to return to)
   | "revert-failed" // returning to the previous system failed too
   | "profile-failed"; // the profile could not be set; nothing changed
@@ -33,7 +38,7 @@ export interface SupervisorOptions {
   goal: Goal;
   /** How the profile comes to name `system`: a new generation, an existing one, or not at all. */
   profile_action: { kind: "set" } | { kind: "switch-generation"; generation: number } | { kind: "none" };
-  /** Seconds to wait for hive's confirmation after activation ends; 0: do not wait. */
+  /** Seconds to wait for hive's decision after activation ends (its checks run in this window); 0: do not wait. */
   confirmTimeout: number;
   /** Return to the previous system when activation fails. */
   rollbackOnFailure: boolean;
@@ -58,6 +63,7 @@ system=${q(o.system)}
 goal=${q(o.goal)}
 confirm_timeout=${Math.max(0, Math.ceil(o.confirmTimeout))}
 say() { echo "hive: $*"; }
+echo $$ > "$dir/pid"
 # One small write: a reader sees the file empty (not yet written) or whole, never in part.
 put() { echo "$2" > "$dir/$1"; }
 # Held until this script ends: a new hive run waits while this activation (or its window) lasts.
@@ -151,6 +157,14 @@ if mkdir "$dir/decided" 2>/dev/null; then
   if [ "$r" -eq 0 ]; then finish reverted-unconfirmed; fi
   finish revert-failed
 fi
+verdict=; [ -s "$dir/verdict" ] && read -r verdict < "$dir/verdict"
+if [ "$verdict" = reject ]; then
+  say "hive rejected the new system: returning to the previous system"
+  revert; r=$?
+  if [ "$r" -eq 0 ]; then finish reverted-rejected; fi
+  if [ "$r" -eq 2 ]; then finish failed; fi
+  finish revert-failed
+fi
 finish confirmed
 `;
 }
@@ -190,10 +204,13 @@ export function pollScript(id: string, logOffset: number, waitSeconds = 2, settl
   return `cd ${dir} || exit 3
 steps=0
 until ${done} || [ "$steps" -ge ${Math.max(0, Math.round(waitSeconds * 10))} ]; do sleep 0.1; steps=$((steps + 1)); done
+# Whether the supervisor lives, asked before its files are read: a result written just before it
+# exited is then seen, and "gone without a result" means it died.
+spid=; [ -s pid ] && read -r spid < pid
+if [ -n "$spid" ] && kill -0 "$spid" 2>/dev/null; then echo supervisor=alive; else echo supervisor=gone; fi
 # The shell's read, not cat: no process per file.
 for f in activation-exit result prev-generation prev-system new-generation; do v=; [ -s "$f" ] && { read -r v < "$f" || :; }; echo "$f=$v"; done
-echo "log-size=$(wc -c < log)"
-${stateProbeScript(profile)}
+${factsScript(profile, "state")}
 echo "--"
 tail -c +${logOffset + 1} log`;
 }
@@ -204,13 +221,14 @@ export interface SupervisorPoll {
   prevGeneration: number | null;
   prevSystem: string | null;
   newGeneration: number | null;
-  logSize: number;
+  /** False when the supervisor's process is gone (with or without a result). */
+  supervisorAlive: boolean;
   newLog: string;
   /** What the node runs and its profile names, read after the wait. */
   state: NodeState;
 }
 
-export function parsePoll(stdout: string): SupervisorPoll {
+export function parsePoll(stdout: string, profile: string): SupervisorPoll {
   const split = stdout.indexOf("\n--\n");
   const head = split === -1 ? stdout : stdout.slice(0, split);
   const newLog = split === -1 ? "" : stdout.slice(split + 4);
@@ -234,9 +252,9 @@ export function parsePoll(stdout: string): SupervisorPoll {
     prevGeneration: num("prev-generation"),
     prevSystem: text("prev-system"),
     newGeneration: num("new-generation"),
-    logSize: num("log-size") ?? 0,
+    supervisorAlive: values.get("supervisor") !== "gone",
     newLog,
-    state: parseNodeState(head),
+    state: parseNodeState(head, profile),
   };
 }
 
@@ -244,4 +262,10 @@ export function parsePoll(stdout: string): SupervisorPoll {
 export function confirmScript(id: string): string {
   const dir = q(activationDir(id));
   return `if mkdir ${dir}/decided 2>/dev/null; then echo confirmed; else echo "too late: $(cat ${dir}/result 2>/dev/null || echo reverting)"; exit 3; fi`;
+}
+
+/** Claims the decision to revert (the verdict is written before the claim, so the supervisor always sees it). */
+export function rejectScript(id: string): string {
+  const dir = q(activationDir(id));
+  return `echo reject > ${dir}/verdict && if mkdir ${dir}/decided 2>/dev/null; then echo rejected; else echo "too late: $(cat ${dir}/result 2>/dev/null || echo reverting)"; exit 3; fi`;
 }

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createJiti } from "jiti";
 import { ConfigError } from "../errors.js";
-import { type SshConfigLookup, loadSshConfig } from "../ssh/ssh-config.js";
+import { type SshConfigLookup, loadSshConfig } from "./ssh-config.js";
 import type { Hive } from "./normalize.js";
 import { validateHive } from "./validate.js";
 

@@ -1,6 +1,6 @@
 // Merges `defaults` into each node and resolves what depends on the node's name or environment.
 import { isAbsolute, resolve } from "node:path";
-import type { SshConfigLookup } from "../ssh/ssh-config.js";
+import type { SshConfigLookup } from "./ssh-config.js";
 import type { Key, Meta, NodeSettings } from "./schema.js";
 
 /** A node as the rest of hive uses it: every setting resolved. */

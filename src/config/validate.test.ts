@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../errors.js";
-import type { SshConfigLookup } from "../ssh/ssh-config.js";
+import type { SshConfigLookup } from "./ssh-config.js";
 import { validateHive } from "./validate.js";
 
 const noSshConfig: SshConfigLookup = () => ({ identityFiles: [] });

@@ -2,7 +2,7 @@
 import { dirname } from "node:path";
 import * as z from "zod";
 import { ConfigError } from "../errors.js";
-import type { SshConfigLookup } from "../ssh/ssh-config.js";
+import type { SshConfigLookup } from "./ssh-config.js";
 import { formatIssues } from "./issues.js";
 import { type Hive, type Node, mergeNodeSettings, resolveFlake, resolveNode } from "./normalize.js";
 import { applyRules } from "./rules.js";

@@ -1,42 +1,53 @@
-// The one interface deployment is composed from: what hive can do to a node.
+// The only door to a node: what hive can do to one. Every command reaches nodes through a Host.
 import type { Node } from "../config/normalize.js";
-import type { NodeState } from "../activation/scripts.js";
-import type { Goal } from "../plan/goal.js";
+import type { Activation, ActivationHooks } from "../activation/run-activation.js";
+import type { SupervisorOptions } from "../activation/supervisor.js";
+import type { LockOwner } from "../activation/lock.js";
 import type { StorePathInfo } from "../nix/export.js";
+import type { FactsDetail, NodeFacts, NodeState } from "../node/facts.js";
+import type { DeploymentRecord } from "../node/record.js";
+import type { NodeShell } from "../node/shell.js";
+import type { ExecOptions, ExecResult } from "../ssh/connection.js";
 
-export interface CommandResult {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
+export type { CommandResult, NodeShell } from "../node/shell.js";
+export type { DeploymentRecord } from "../node/record.js";
+
+/** The node lock, held until released, with what the node ran when it was taken. */
+export interface NodeLock {
+  /** A previous holder whose lock was found stale (it died without releasing). */
+  stale: string | null;
+  /** The node's state, read once the lock was held. */
+  state: NodeState;
+  /** hive's record of the keys it placed, when asked for (`withKeysManifest`). */
+  keysManifest: string | undefined;
+  /** Written into the node's lock.json; steps that change the node check it first (lockGuardScript). */
+  token: string;
+  /** True once the node-side holder ended without being released: another run took the lock over. */
+  lost(): boolean;
+  release(): Promise<void>;
 }
 
-export interface DeploymentRecord {
-  system: string;
-  goal: Goal | "rollback";
-  deployedAt: string;
-  deployedBy: string;
-  hiveFile: string;
-  flake: string;
-  flakeRevision: string | null;
-  flakeDirty: boolean | null;
-  hiveVersion: string;
+export interface LockOptions {
+  force: boolean;
+  withKeysManifest: boolean;
 }
 
-export interface Host {
+export interface Host extends NodeShell {
   readonly node: Node;
-  /** Open the node's connection ahead of its first use (which then finds it ready). */
-  connect(): Promise<void>;
-  /** What the node runs, what its profile names, and its generation: asked of the node, never cached. */
-  probe(): Promise<NodeState>;
+  /** Open the node's connection ahead of its first use; resolves to the handshake's latency. */
+  connect(): Promise<{ latencyMs: number }>;
+  /** What the node runs, its generations and records: asked of the node, never cached. */
+  facts(detail?: FactsDetail): Promise<NodeFacts>;
+  /** Take the node lock (one hive run per node at a time) and read the node's state under it. */
+  lock(owner: LockOwner, options: LockOptions): Promise<NodeLock>;
   /** Copy a closure (dependencies first) to the node; of a .drv, the derivation closure, for building there. */
-  copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void>;
+  copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void; guard?: string }): Promise<void>;
   /** Realise a derivation on the node. */
   buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
-  /** The same over a connection of its own, opened for this call: proves the node is reachable now. */
-  runAsRootOnNewConnection(script: string, options?: { timeoutMs?: number }): Promise<CommandResult>;
-  /** Run a shell script as the target user (no privilege escalation). */
-  run(script: string, options?: { stdin?: string; timeoutMs?: number }): Promise<CommandResult>;
-  /** Run a shell script on the node as root (through privilegeEscalationCommand when needed). */
-  runAsRoot(script: string, options?: { stdin?: string | NodeJS.ReadableStream; timeoutMs?: number; onLine?: (line: string) => void }): Promise<CommandResult>;
+  /** Activate a system under the node's own supervisor (dead-man rollback), followed until activation ends. */
+  activate(options: Omit<SupervisorOptions, "id">, record: DeploymentRecord, hooks?: ActivationHooks): Promise<Activation>;
+  /** Run an argv on the node, each argument one word byte for byte; as root through privilegeEscalationCommand when asked. */
+  exec(argv: readonly string[], options: ExecOptions & { asRoot: boolean }): Promise<ExecResult>;
+  /** Close the node's connection (a command run once needs it no longer). */
+  close(): void;
 }

@@ -1,25 +1,87 @@
-// A node reached over SSH: commands, closures and keys over one pooled ssh2 connection.
+// A node reached over SSH: every step on it (facts, lock, closures, activation, keys, commands)
+// over one pooled ssh2 connection.
 import { PassThrough } from "node:stream";
 import type { Node } from "../config/normalize.js";
-import { parseNodeState, stateProbeScript, type NodeState } from "../activation/scripts.js";
+import { NodeOperationError } from "../errors.js";
+import { LOCK_LOST_EXIT, type LockOwner, LockLostError, acquireNodeLock, describeLockLostLine } from "../activation/lock.js";
+import { type Activation, runSupervisedActivation } from "../activation/run-activation.js";
+import type { SupervisorOptions } from "../activation/supervisor.js";
+import { keyManifestScript } from "../keys/index.js";
 import { trimNixError } from "../nix/eval.js";
 import { ExportError, type StorePathInfo } from "../nix/export.js";
+import { ReplyReader, ServeProtocolError, pushClosure } from "../nix/serve-protocol.js";
+import { type FactsDetail, type NodeFacts, factsScript, parseNodeFacts, parseNodeState } from "../node/facts.js";
+import type { DeploymentRecord } from "../node/record.js";
+import type { ExecOptions, ExecResult, SshConnection } from "../ssh/connection.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import type { SshTarget } from "../ssh/target.js";
-import { NodeOperationError } from "../errors.js";
-import type { CommandResult, Host } from "./host.js";
-import { ReplyReader, ServeProtocolError, pushClosure } from "../nix/serve-protocol.js";
+import type { CommandResult, Host, LockOptions, NodeLock } from "./host.js";
+
+/** Separates the state from the key manifest in the lock script's output. */
+const KEYS_MANIFEST_MARK = "hive-keys-manifest";
 
 export class SshHost implements Host {
+  private opened: Promise<SshConnection> | undefined;
+
   constructor(
     readonly node: Node,
     private readonly target: SshTarget,
     private readonly pool: SshPool,
   ) {}
 
-  async connect(): Promise<void> {
-    await this.pool.connect(this.target);
+  async connect(): Promise<{ latencyMs: number }> {
+    this.opened = this.pool.connect(this.target);
+    const connection = await this.opened;
+    return { latencyMs: connection.latencyMs };
+  }
+
+  close(): void {
+    void this.opened?.then((c) => c.close(), () => undefined);
+    this.opened = undefined;
+  }
+
+  async facts(detail: FactsDetail = "status"): Promise<NodeFacts> {
+    // Everything the facts read is world-readable on NixOS: no escalation needed.
+    const result = await this.run(factsScript(this.node.profile, detail), { timeoutMs: detail === "history" ? 60_000 : 30_000 });
+    if (result.exitCode !== 0) {
+      const why = result.timedOut ? "timed out" : result.stderr.trim().split("\n").at(-1) || `exit ${result.exitCode}`;
+      throw new NodeOperationError(`could not read the node's state: ${why}`, "E_PROBE");
+    }
+    return parseNodeFacts(result.stdout, this.node.profile);
+  }
+
+  async lock(owner: LockOwner, options: LockOptions): Promise<NodeLock> {
+    // The lock script reads the node's state (and hive's record of its keys) once it holds the
+    // lock: one round trip for all of it.
+    const state = factsScript(this.node.profile, "state");
+    const thenRun = options.withKeysManifest ? `${state}\necho ${KEYS_MANIFEST_MARK}\n${keyManifestScript()}` : state;
+    const held = await acquireNodeLock(this, owner, { force: options.force, thenRun });
+    const lines = held.output.split("\n");
+    const mark = lines.indexOf(KEYS_MANIFEST_MARK);
+    return {
+      stale: held.stale,
+      state: parseNodeState(mark === -1 ? held.output : lines.slice(0, mark).join("\n"), this.node.profile),
+      keysManifest: mark === -1 ? undefined : lines.slice(mark + 1).join("\n"),
+      token: held.token,
+      lost: held.lost,
+      release: held.release,
+    };
+  }
+
+  async activate(
+    options: Omit<SupervisorOptions, "id">,
+    record: DeploymentRecord,
+    hooks: { onLine?: (line: string) => void; guard?: string; timeoutMs?: number } = {},
+  ): Promise<Activation> {
+    return runSupervisedActivation(this, options, `${JSON.stringify(record, null, 2)}\n`, hooks);
+  }
+
+  async exec(argv: readonly string[], options: ExecOptions & { asRoot: boolean }): Promise<ExecResult> {
+    const { asRoot, ...rest } = options;
+    this.opened ??= this.pool.connect(this.target);
+    const connection = await this.opened;
+    return connection.exec(quoteCommand([...(asRoot ? this.escalation : []), ...argv]), rest);
   }
 
   /** The prefix that makes a command run as root on this node. */
@@ -98,13 +160,6 @@ export class SshHost implements Host {
     return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr, timedOut: result.timedOut };
   }
 
-  async probe(): Promise<NodeState> {
-    const result = await this.runAsRoot(stateProbeScript(this.node.profile), { timeoutMs: 30_000 });
-    if (result.exitCode !== 0) {
-      throw new NodeOperationError(`could not read the node's state: ${result.stderr.trim() || `exit ${result.exitCode}`}`, "E_PROBE");
-    }
-    return parseNodeState(result.stdout);
-  }
 
   /**
    * Copy a closure over the node's ssh2 connection, through one `nix-store --serve --write` on the
@@ -112,11 +167,18 @@ export class SshHost implements Host {
    * says which paths it holds, then imports hive's own export of the others. One Nix process on the
    * node and none here; no OpenSSH, no second handshake, the host key checked once, by the engine.
    */
-  async copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void }): Promise<void> {
+  async copyClosure(closure: readonly StorePathInfo[], options: { substitute: boolean; onLine?: (line: string) => void; guard?: string }): Promise<void> {
     const input = new PassThrough();
     const replies = new ReplyReader();
+    let refusal = "";
     // Bytes written before the command runs wait in `input` (see runAsRootWithInput).
-    const exec = this.runAsRootWithInput("exec nix-store --serve --write", input, { onStdout: (chunk) => replies.push(chunk) });
+    const serve = options.guard === undefined ? "exec nix-store --serve --write" : `${options.guard}\nexec nix-store --serve --write`;
+    const exec = this.runAsRootWithInput(serve, input, {
+      onStdout: (chunk) => {
+        if (refusal.length < 4096) refusal += chunk.toString("latin1");
+        replies.push(chunk);
+      },
+    });
     const ended = exec.then(
       (result) => {
         replies.end(new ServeProtocolError(`nix-store --serve on the node ended: ${trimNixError(result.stderr, 5) || `exit ${result.exitCode}`}`));
@@ -139,6 +201,7 @@ export class SshHost implements Host {
     } catch (error) {
       input.end();
       const result = await ended.catch(() => undefined);
+      if (result?.exitCode === LOCK_LOST_EXIT) throw new LockLostError(describeLockLostLine(refusal.split("\n")[0] ?? ""));
       if (error instanceof ExportError) throw new NodeOperationError(`could not send the closure: ${error.message}`, "E_PUSH");
       const stderr = result?.stderr ?? "";
       const reason = stderr.trim() !== "" ? trimNixError(stderr, 5) : (error as Error).message;

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { resolveNode } from "../config/normalize.js";
 import { nodeSchema, type NodeInput } from "../config/schema.js";
 import { ConfigError } from "../errors.js";
-import { loadSshConfig, type SshConfigLookup } from "./ssh-config.js";
+import { loadSshConfig, type SshConfigLookup } from "../config/ssh-config.js";
 import { parseProxyJump, resolveSshTarget } from "./target.js";
 
 const home = mkdtempSync(join(tmpdir(), "hive-target-"));

@@ -4,7 +4,7 @@ import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import type { Node } from "../config/normalize.js";
 import { ConfigError } from "../errors.js";
-import type { SshConfigLookup } from "./ssh-config.js";
+import type { SshConfigLookup } from "../config/ssh-config.js";
 
 /** One machine to open an SSH connection to. */
 export interface SshEndpointSettings {

@@ -9,7 +9,7 @@ import { loadHive } from "../../src/config/load.js";
 import { SshHost } from "../../src/host/ssh-host.js";
 import { missingKeys } from "../../src/keys/index.js";
 import { SshPool } from "../../src/ssh/pool.js";
-import { loadSshConfig } from "../../src/ssh/ssh-config.js";
+import { loadSshConfig } from "../../src/config/ssh-config.js";
 import { resolveSshTarget } from "../../src/ssh/target.js";
 import { HIVE_BIN, type HiveRun, parseHiveJson } from "../cli/run-hive.js";
 import { nodePaths } from "../lab/lab-layout.js";

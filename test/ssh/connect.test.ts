@@ -7,7 +7,7 @@ import { resolveNode } from "../../src/config/normalize.js";
 import { nodeSchema, type NodeInput } from "../../src/config/schema.js";
 import { HostKeyUnknownError, SshConnectError } from "../../src/ssh/errors.js";
 import { SshPool } from "../../src/ssh/pool.js";
-import { loadSshConfig } from "../../src/ssh/ssh-config.js";
+import { loadSshConfig } from "../../src/config/ssh-config.js";
 import { resolveSshTarget, type SshTarget } from "../../src/ssh/target.js";
 import { freePort, makeTempDir, publicKeyOf, startTestSshd, type TestSshd } from "./sshd-fixture.js";
 

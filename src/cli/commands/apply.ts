@@ -8,7 +8,7 @@ import { parseGoal } from "../../plan/goal.js";
 import { createLiveRenderer, createPlainRenderer, resultColor } from "../../report/render-apply.js";
 import { isFailure } from "../../report/results.js";
 import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../ssh/ssh-config.js";
+import { loadSshConfig } from "../../config/ssh-config.js";
 import { resolveSshTarget } from "../../ssh/target.js";
 import { type CommandContext, loadHiveForCommand } from "../context.js";
 import { readVersion } from "../program.js";

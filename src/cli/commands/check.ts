@@ -4,7 +4,7 @@ import { checkFleet } from "../../health/check-fleet.js";
 import { SshHost } from "../../host/ssh-host.js";
 import { selectNodes } from "../../selection/selector.js";
 import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../ssh/ssh-config.js";
+import { loadSshConfig } from "../../config/ssh-config.js";
 import { resolveSshTarget } from "../../ssh/target.js";
 import { type CommandContext, loadHiveForCommand } from "../context.js";
 import { renderTable } from "../table.js";

@@ -4,7 +4,7 @@ import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { type ExecEvent, type ExecReport, planExec, runFleetCommand } from "../../fleet/exec.js";
 import { createExecStreamRenderer, renderExecGroups, summarizeExec } from "../../report/render-exec.js";
 import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../ssh/ssh-config.js";
+import { loadSshConfig } from "../../config/ssh-config.js";
 import { resolveSshTarget } from "../../ssh/target.js";
 import { type CommandContext, loadHiveForCommand } from "../context.js";
 

@@ -3,7 +3,7 @@ import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import { collectHistory, selectHistoryNodes } from "../../fleet/history.js";
 import { renderHistoryTable } from "../../report/render-status.js";
 import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../ssh/ssh-config.js";
+import { loadSshConfig } from "../../config/ssh-config.js";
 import { resolveSshTarget } from "../../ssh/target.js";
 import { type CommandContext, loadHiveForCommand } from "../context.js";
 

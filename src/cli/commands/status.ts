@@ -6,7 +6,7 @@ import { healthFromChecks } from "../../fleet/status-health.js";
 import { execaRunner } from "../../nix/runner.js";
 import { renderStatusTable, summarizeStatus } from "../../report/render-status.js";
 import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../ssh/ssh-config.js";
+import { loadSshConfig } from "../../config/ssh-config.js";
 import { resolveSshTarget } from "../../ssh/target.js";
 import { type CommandContext, loadHiveForCommand } from "../context.js";
 

@@ -7,7 +7,7 @@ import { resultColor } from "../../report/render-apply.js";
 import { isFailure } from "../../report/results.js";
 import { selectNodes } from "../../selection/selector.js";
 import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../ssh/ssh-config.js";
+import { loadSshConfig } from "../../config/ssh-config.js";
 import { resolveSshTarget } from "../../ssh/target.js";
 import { type CommandContext, loadHiveForCommand } from "../context.js";
 import { renderTable } from "../table.js";

@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { lutimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { nodeFactsScript, parseNodeFacts, runningGeneration } from "./node-facts.js";
+import { factsScript, generationOfLink, parseNodeFacts, runningGeneration } from "./facts.js";
 
 const PROFILE = "/nix/var/nix/profiles/system";
 const A = "/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nixos-system-a";
@@ -58,7 +58,7 @@ describe("parseNodeFacts", () => {
   });
 });
 
-describe("nodeFactsScript", () => {
+describe("factsScript", () => {
   it("runs under sh against a real profile directory", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hive-facts-"));
     const profiles = join(dir, "profiles");
@@ -69,7 +69,7 @@ describe("nodeFactsScript", () => {
     symlinkSync(systems[1]!, join(profiles, "system-2-link"));
     symlinkSync("system-2-link", join(profiles, "system"));
     await lutimes(join(profiles, "system-1-link"), 1700000000, 1700000000);
-    const out = execFileSync("sh", ["-c", nodeFactsScript(join(profiles, "system"), { allRecords: true })], { encoding: "utf8" });
+    const out = execFileSync("sh", ["-c", factsScript(join(profiles, "system"), "history")], { encoding: "utf8" });
     const facts = parseNodeFacts(out, join(profiles, "system"));
     expect(facts.profileGeneration).toBe(2);
     expect(facts.profile).toBe(systems[1]);
@@ -79,5 +79,40 @@ describe("nodeFactsScript", () => {
     ]);
     expect(facts.generations[0]!.createdAt).toBe(1700000000);
     expect(facts.uptimeSeconds).toBeGreaterThan(0);
+  });
+});
+
+describe("the state level", () => {
+  it("parses the probe's output", () => {
+    expect(parseNodeFacts("current=/nix/store/a-sys\nprofile=/nix/store/a-sys\nlink=system-12-link\nbooted=\n", PROFILE)).toMatchObject({
+      current: "/nix/store/a-sys",
+      profile: "/nix/store/a-sys",
+      profileGeneration: 12,
+      booted: null,
+    });
+    expect(parseNodeFacts("current=\nprofile=\nlink=\nbooted=\n", PROFILE)).toMatchObject({ current: null, profile: null, profileGeneration: null, booted: null });
+  });
+
+  it("reads generation numbers from profile links", () => {
+    expect(generationOfLink("system-1-link")).toBe(1);
+    expect(generationOfLink("/nix/var/nix/profiles/my-profile-307-link")).toBe(307);
+    expect(generationOfLink("something")).toBeNull();
+  });
+
+  it("resolves the profile and its generation with two readlink processes", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hive-probe-"));
+    mkdirSync(join(dir, "system-a"));
+    symlinkSync(join(dir, "system-a"), join(dir, "system-3-link"));
+    symlinkSync("system-3-link", join(dir, "system"));
+    const script = factsScript(join(dir, "system"), "state");
+    expect(script.match(/readlink/g)).toHaveLength(2);
+    const state = parseNodeFacts(execFileSync("sh", ["-c", script], { encoding: "utf8" }), join(dir, "system"));
+    expect(state).toMatchObject({ profile: join(dir, "system-a"), profileGeneration: 3 });
+    rmSync(dir, { recursive: true });
+  });
+
+  it("runs under sh and quotes the profile", () => {
+    const out = execFileSync("sh", ["-c", factsScript("/nonexistent/it's a profile", "state")], { encoding: "utf8" });
+    expect(parseNodeFacts(out, "/nonexistent/it's a profile")).toMatchObject({ profile: null, profileGeneration: null });
   });
 });

@@ -1,7 +1,11 @@
-// The script status and history run on a node, and its parser: systems, generations, records, uptime, units.
-import { RECORDS_DIR } from "../activation/scripts.js";
-import type { DeploymentRecord } from "../host/host.js";
+// The one reader of "what the node runs": a script and its parser, at three levels of detail.
+//   state    what runs, what the profile names and its generation, what booted (lock, polls, verify)
+//   status   + uptime, kernel change, failed units, generations, the records of the running and profile generations
+//   history  + the record of every generation
 import { quoteShellArg as q } from "../ssh/quote.js";
+import { type DeploymentRecord, RECORDS_DIR } from "./record.js";
+
+export type FactsDetail = "state" | "status" | "history";
 
 export interface Generation {
   number: number;
@@ -11,47 +15,63 @@ export interface Generation {
   system: string;
 }
 
-export interface NodeFacts {
+/** What the node runs, read at the `state` level. */
+export interface NodeState {
   /** /run/current-system resolved. */
   current: string | null;
-  /** /run/booted-system resolved (NixOS sets it at boot). */
-  booted: string | null;
   /** What the profile names, resolved, and its generation. */
   profile: string | null;
   profileGeneration: number | null;
+  /** /run/booted-system resolved (NixOS sets it at boot). */
+  booted: string | null;
+}
+
+export interface NodeFacts extends NodeState {
   /** Whether booted and current differ in kernel, initrd or modules; null without /run/booted-system. */
   kernelChanged: boolean | null;
   uptimeSeconds: number | null;
   /** Null where systemd does not run (no /run/systemd/system). */
   failedUnits: string[] | null;
-  /** Every generation of the profile, oldest first. */
+  /** Every generation of the profile, oldest first (empty at the `state` level). */
   generations: Generation[];
-  /** Deployment records hive wrote, by generation number (all of them, or those of the current and profile generations). */
+  /** Deployment records hive wrote, by generation number. */
   records: Map<number, DeploymentRecord>;
 }
 
 /**
- * One round trip, no root needed: everything read is world-readable on NixOS. `allRecords` prints
- * the record of every generation (history); otherwise only those of the running and profile generations.
- * One `find` lists the generations, whatever their number.
+ * Prints `key=value` lines that `parseNodeFacts` reads; needs no root (everything read is
+ * world-readable on NixOS). The state part costs two processes: one `readlink -f` for whichever
+ * of the three links exist (readlink -f names even a path that does not exist, so only what
+ * exists is asked about), and one `readlink` for the profile's generation link.
  */
-export function nodeFactsScript(profile: string, options: { allRecords: boolean }): string {
+export function factsScript(profile: string, detail: FactsDetail = "state"): string {
+  const state = [
+    "set --; keys=",
+    ...[
+      ["current", "/run/current-system"],
+      ["profile", profile],
+      ["booted", "/run/booted-system"],
+    ].map(([key, path]) => `[ -e ${q(path!)} ] && { set -- "$@" ${q(path!)}; keys="$keys ${key}"; }`),
+    `if [ $# -gt 0 ]; then`,
+    `  resolved=$(readlink -f "$@" 2>/dev/null)`,
+    // Store paths hold no blanks or wildcards: the resolved paths split into words safely.
+    `  set -f; set -- $resolved; set +f`,
+    `  for key in $keys; do [ $# -gt 0 ] && { echo "$key=$1"; shift; }; done`,
+    "fi",
+    `echo "link=$(readlink ${q(profile)} 2>/dev/null)"`,
+  ].join("\n");
+  if (detail === "state") return state;
   const slash = profile.lastIndexOf("/");
   const dir = slash <= 0 ? "/" : profile.slice(0, slash);
   const base = profile.slice(slash + 1);
-  return `profile=${q(profile)}
+  return `${state}
 records=${q(RECORDS_DIR)}
-all=${options.allRecords ? 1 : 0}
-# readlink -f names even a missing path; only what exists counts.
+all=${detail === "history" ? 1 : 0}
 resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
 cur=$(resolve /run/current-system)
-link=$(readlink "$profile" 2>/dev/null)
-echo "current=$cur"
-echo "link=$link"
-echo "profile=$(resolve "$profile")"
-echo "uptime=$(cut -d' ' -f1 /proc/uptime 2>/dev/null)"
+link=$(readlink ${q(profile)} 2>/dev/null)
+read -r up _ < /proc/uptime 2>/dev/null && echo "uptime=$up"
 if [ -e /run/booted-system ]; then
-  echo "booted=$(resolve /run/booted-system)"
   for f in kernel initrd kernel-modules; do
     [ "$(resolve /run/booted-system/$f)" = "$(resolve /run/current-system/$f)" ] || echo "kernel-changed=$f"
   done
@@ -106,7 +126,7 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
         break;
       case "booted":
         facts.booted = value || null;
-        facts.kernelChanged ??= false;
+        if (facts.booted !== null) facts.kernelChanged ??= false;
         break;
       case "kernel-changed":
         facts.kernelChanged = true;
@@ -146,9 +166,21 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
   return facts;
 }
 
+/** Only the `state` level's fields: what activation polls and the lock report. */
+export function parseNodeState(stdout: string, profile: string): NodeState {
+  const { current, profile: named, profileGeneration, booted } = parseNodeFacts(stdout, profile);
+  return { current, profile: named, profileGeneration, booted };
+}
+
 /** The generation the node runs: the profile's if it names the running system, else the newest that does. */
 export function runningGeneration(facts: NodeFacts): Generation | null {
   if (facts.current === null) return null;
   const matching = facts.generations.filter((g) => g.system === facts.current);
   return matching.find((g) => g.number === facts.profileGeneration) ?? matching.at(-1) ?? null;
+}
+
+/** `system-42-link` -> 42. */
+export function generationOfLink(link: string | null): number | null {
+  const match = link === null ? null : /-(\d+)-link$/.exec(link);
+  return match ? Number(match[1]) : null;
 }
