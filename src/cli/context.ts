@@ -1,5 +1,7 @@
-// What every command shares: global options, loading hive.ts and printing its warnings.
+// What every command shares: global options, the terminal, loading hive.ts and printing its warnings.
+import type { Command } from "commander";
 import type { Hive } from "../config/normalize.js";
+import type { ExitCode } from "../errors.js";
 import type { Terminal } from "./terminal.js";
 
 export interface GlobalOptions {
@@ -12,6 +14,15 @@ export interface CommandContext {
   globals: GlobalOptions;
   terminal: Terminal;
 }
+
+/** What a command file gets to register itself: the context of the run, and where its exit code goes. */
+export interface CliBinding {
+  context(): CommandContext;
+  exit(code: ExitCode): void;
+}
+
+/** A command file's one export: it defines its subcommand, flags, help and handler. */
+export type RegisterCommand = (program: Command, cli: CliBinding) => void;
 
 /** Load hive.ts (zod and jiti load only here, to keep `hive --version` fast) and show its warnings. */
 export async function loadHiveForCommand(context: CommandContext): Promise<Hive> {

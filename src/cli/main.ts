@@ -1,6 +1,7 @@
 // Entry point of the `hive` binary: runs the program and turns every outcome into one exit code.
 import { CommanderError } from "commander";
 import { EXIT_CODES, HiveError } from "../errors.js";
+import { foreignWordHint } from "./foreign-words.js";
 import { buildProgram } from "./program.js";
 import { type Terminal, createTerminal } from "./terminal.js";
 
@@ -27,7 +28,12 @@ export function reportError(error: unknown, terminal: Terminal, debug: boolean):
   const c = terminal.errColor;
   if (error instanceof CommanderError) {
     // help and version "errors" are successful exits; everything else is usage.
-    return error.exitCode === 0 ? EXIT_CODES.success : EXIT_CODES.usage;
+    if (error.exitCode === 0) return EXIT_CODES.success;
+    const word = /'([^']+)'/.exec(error.message)?.[1];
+    const kind = error.code === "commander.unknownCommand" ? "command" : error.code === "commander.unknownOption" ? "option" : undefined;
+    const hint = kind && word ? foreignWordHint(kind, word) : undefined;
+    if (hint) terminal.err(`${c.dim("hint:")} ${hint}`);
+    return EXIT_CODES.usage;
   }
   if (error instanceof HiveError) {
     terminal.err(error.message.split("\n").map((line) => `${c.red("error:")} ${line}`).join("\n"));

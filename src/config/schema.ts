@@ -153,7 +153,12 @@ export const nodeSchema = z.strictObject({
   keys: z.record(name("key name"), keySchema).default({}).describe("Secrets uploaded to the node, by name; defaults and node merge by name."),
   rollback: z.boolean().default(true).describe("Roll the node back when activation or a health check fails."),
   magicRollback: z.boolean().default(true).describe("The node reverts by itself unless hive confirms it can still reach it."),
-  confirmTimeout: seconds.default(30).describe("Seconds the node waits for hive's confirmation after activation."),
+  confirmTimeout: seconds
+    .default(30)
+    .describe("Seconds the node waits for hive's confirmation after activation; hive confirms only once health checks passed, so the node waits this long plus the longest check's deadline."),
+  activationTimeout: seconds
+    .default(600)
+    .describe("Seconds hive follows an activation (or a return to the previous system) before it stops waiting; the node finishes, or reverts, by itself."),
 });
 
 const batchSize = z.union([

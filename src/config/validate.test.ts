@@ -42,6 +42,7 @@ describe("validateHive: valid hives and defaults", () => {
         rollback: true,
         magicRollback: true,
         confirmTimeout: 30,
+        activationTimeout: 600,
       },
     ]);
     expect(hive.warnings).toEqual([]);

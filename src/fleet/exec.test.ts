@@ -1,23 +1,32 @@
 import { describe, expect, it } from "vitest";
 import type { Node } from "../config/normalize.js";
-import type { ExecOptions, ExecResult, SshConnection } from "../ssh/connection.js";
+import type { HiveEvent } from "../events.js";
+import type { Host } from "../host/host.js";
+import type { ExecOptions, ExecResult } from "../ssh/connection.js";
 import { SshConnectError, SshDisconnectedError } from "../ssh/errors.js";
-import { type ExecEvent, type ExecPlan, runFleetCommand } from "./exec.js";
+import { fakeHost } from "../../test/support/fake-host.js";
+import { type ExecContext, type ExecPlan, runFleetCommand } from "./exec.js";
 
 function node(name: string, over: Partial<Node> = {}): Node {
   return { name, targetHost: name, targetPort: 22, targetUser: "root", privilegeEscalationCommand: ["sudo", "-H", "--"], tags: [], ...over } as Node;
 }
 
-type Behaviour = (command: string, options: ExecOptions) => Promise<ExecResult>;
+type Behaviour = (argv: readonly string[], options: ExecOptions & { asRoot: boolean }) => Promise<ExecResult>;
 
-function fakeConnection(run: Behaviour, closed: string[], name: string): SshConnection {
-  return {
-    target: {} as SshConnection["target"],
-    latencyMs: 3,
-    hostKey: { algorithm: "", keyType: "", fingerprint: "" },
+/** A Host that only connects, runs a command and closes: what `hive exec` uses of it. */
+function host(n: Node, run: Behaviour, closed: string[], connect: () => Promise<unknown> = async () => undefined): Host {
+  return fakeHost(n, {
+    connect: async () => {
+      await connect();
+      return { latencyMs: 3 };
+    },
     exec: run,
-    close: () => void closed.push(name),
-  };
+    close: () => void closed.push(n.name),
+  });
+}
+
+function context(hostFor: (n: Node) => Host, events: HiveEvent[] = [], signal = new AbortController().signal): ExecContext {
+  return { hostFor, reporter: { emit: (e) => void events.push(e) }, signal, now: Date.now };
 }
 
 const ok = (stdout = "", over: Partial<ExecResult> = {}): ExecResult => ({ exitCode: 0, signal: null, stdout, stderr: "", timedOut: false, aborted: false, ...over });
@@ -41,14 +50,14 @@ describe("runFleetCommand", () => {
       },
       f: async () => ok("", { exitCode: null, signal: "KILL" }),
     };
-    const events: ExecEvent[] = [];
-    const report = await runFleetCommand(plan(["a", "b", "c", "d", "e", "f"].map((n) => node(n)), { timeoutMs: 1500 }), {
-      connect: async (n) => {
-        if (n.name === "c") throw new SshConnectError({ endpoint: { node: "c", host: "c", port: 22 }, reason: "connection refused" });
-        return fakeConnection(behaviours[n.name]!, closed, n.name);
-      },
-      onEvent: (e) => events.push(e),
-    });
+    const events: HiveEvent[] = [];
+    const refuse = async () => {
+      throw new SshConnectError({ endpoint: { node: "c", host: "c", port: 22 }, reason: "connection refused" });
+    };
+    const report = await runFleetCommand(
+      plan(["a", "b", "c", "d", "e", "f"].map((n) => node(n)), { timeoutMs: 1500 }),
+      context((n) => (n.name === "c" ? host(n, async () => ok(), closed, refuse) : host(n, behaviours[n.name]!, closed)), events),
+    );
     expect(report.nodes.map((n) => [n.name, n.result, n.outcome, n.exitCode, n.error?.code ?? null])).toEqual([
       ["a", "succeeded", "exited", 0, null],
       ["b", "failed", "exited", 3, null],
@@ -61,26 +70,26 @@ describe("runFleetCommand", () => {
     expect(report.nodes[3]!.error!.message).toBe("timed out after 1.5s; the command was killed");
     expect(report.interrupted).toBe(false);
     expect(closed.sort()).toEqual(["a", "b", "d", "e", "f"]);
-    expect(events.filter((e) => e.kind === "output").map((e) => e.node)).toEqual(["a"]);
-    expect(events.filter((e) => e.kind === "finished")).toHaveLength(6);
+    expect(events.flatMap((e) => (e.code === "exec.output" ? [e.node] : []))).toEqual(["a"]);
+    expect(events.filter((e) => e.code === "exec.finished")).toHaveLength(6);
   });
 
-  it("quotes every argument for the node's shell and escalates only with sudo for non-root users", async () => {
-    const commands: Record<string, string> = {};
-    const connect = async (n: Node) => fakeConnection(async (c) => ((commands[n.name] = c), ok()), [], n.name);
+  it("hands the argv to the node as given, as root only with sudo", async () => {
+    const seen: Record<string, { argv: readonly string[]; asRoot: boolean }> = {};
+    const hostFor = (n: Node) => host(n, async (argv, o) => ((seen[n.name] = { argv, asRoot: o.asRoot }), ok()), []);
     const argv = ["printf", "%s\n", "it's", "$(id)", "", "-n"];
-    await runFleetCommand(plan([node("r"), node("u", { targetUser: "deploy" })], { argv, sudo: true }), { connect });
-    expect(commands["r"]).toBe(`printf '%s\n' 'it'\\''s' '$(id)' '' -n`);
-    expect(commands["u"]).toBe(`sudo -H -- printf '%s\n' 'it'\\''s' '$(id)' '' -n`);
-    await runFleetCommand(plan([node("u", { targetUser: "deploy" })], { argv: ["id"] }), { connect });
-    expect(commands["u"]).toBe("id");
+    await runFleetCommand(plan([node("u", { targetUser: "deploy" })], { argv, sudo: true }), context(hostFor));
+    expect(seen["u"]).toEqual({ argv, asRoot: true });
+    await runFleetCommand(plan([node("u", { targetUser: "deploy" })], { argv: ["id"] }), context(hostFor));
+    expect(seen["u"]).toEqual({ argv: ["id"], asRoot: false });
   });
 
   it("runs at most `parallel` nodes at once", async () => {
     let running = 0;
     let peak = 0;
-    const connect = async (n: Node) =>
-      fakeConnection(
+    const hostFor = (n: Node) =>
+      host(
+        n,
         async () => {
           running++;
           peak = Math.max(peak, running);
@@ -89,28 +98,26 @@ describe("runFleetCommand", () => {
           return ok();
         },
         [],
-        n.name,
       );
-    const report = await runFleetCommand(plan(Array.from({ length: 20 }, (_, i) => node(`n${i}`)), { parallel: 3 }), { connect });
+    const report = await runFleetCommand(plan(Array.from({ length: 20 }, (_, i) => node(`n${i}`)), { parallel: 3 }), context(hostFor));
     expect(peak).toBe(3);
     expect(report.nodes.every((n) => n.result === "succeeded")).toBe(true);
   });
 
   it("on abort: running commands are stopped, connecting nodes interrupted, the rest skipped", async () => {
     const abort = new AbortController();
-    const connect = async (n: Node): Promise<SshConnection> => {
-      if (n.name === "slow") return new Promise(() => {});
-      return fakeConnection(
-        (_c, o) =>
+    const hostFor = (n: Node): Host =>
+      host(
+        n,
+        (_argv, o) =>
           new Promise((resolve) => {
             o.signal?.addEventListener("abort", () => resolve(ok("", { exitCode: null, timedOut: true, aborted: true })));
             setTimeout(() => abort.abort(), 1);
           }),
         [],
-        n.name,
+        n.name === "slow" ? () => new Promise(() => {}) : undefined,
       );
-    };
-    const report = await runFleetCommand(plan([node("run"), node("slow"), node("later")], { parallel: 2 }), { connect, signal: abort.signal });
+    const report = await runFleetCommand(plan([node("run"), node("slow"), node("later")], { parallel: 2 }), context(hostFor, [], abort.signal));
     expect(report.interrupted).toBe(true);
     expect(report.nodes.map((n) => [n.name, n.outcome])).toEqual([
       ["run", "interrupted"],

@@ -1,18 +1,16 @@
 // `hive exec`: one command on many nodes at once, one SSH connection per node, results as data.
 import pLimit from "p-limit";
 import type { Hive, Node } from "../config/normalize.js";
-import { UsageError } from "../errors.js";
-import type { NodeResult } from "../report/results.js";
+import { type ErrorSummary, UsageError, summarizeError } from "../errors.js";
+import type { ExecOutcome, NodeResult, Reporter } from "../events.js";
+import type { Host } from "../host/host.js";
 import { selectNodes } from "../selection/selector.js";
-import type { ExecResult, SshConnection } from "../ssh/connection.js";
-import { type ConnectNode, type NodeError, describeNodeError, isConnectFailure, remoteCommand, whenAborted } from "./remote.js";
+import type { ExecResult } from "../ssh/connection.js";
+import { SshDisconnectedError, SshError } from "../ssh/errors.js";
 
 /** Default for -p: nodes whose command runs at once. */
 export const DEFAULT_EXEC_PARALLEL = 50;
 
-/** How one node's run ended; every outcome but `exited` means the command's own result is unknown. */
-export const EXEC_OUTCOMES = ["exited", "unreachable", "timed-out", "disconnected", "interrupted", "skipped"] as const;
-export type ExecOutcome = (typeof EXEC_OUTCOMES)[number];
 
 export interface ExecNodeResult {
   name: string;
@@ -29,7 +27,7 @@ export interface ExecNodeResult {
   /** From starting to connect until the command ended. */
   durationMs: number;
   /** Why the command did not run to an exit status (or died of a signal); null when it exited. */
-  error: NodeError | null;
+  error: ErrorSummary | null;
 }
 
 export interface ExecPlan {
@@ -68,19 +66,14 @@ export function planExec(hive: Hive, argv: readonly string[], options: FleetExec
   };
 }
 
-export type ExecEvent =
-  | { kind: "started"; node: string }
-  | { kind: "output"; node: string; stream: "stdout" | "stderr"; chunk: Buffer }
-  | { kind: "finished"; node: string; result: ExecNodeResult };
-
 export interface ExecContext {
-  connect: ConnectNode;
+  hostFor: (node: Node) => Host;
   /** Sent to every node's command; without it the command sees end of input at once. */
   stdin?: Buffer;
-  onEvent?: (event: ExecEvent) => void;
+  reporter: Reporter;
   /** Stops everything: running commands are killed, nodes not started are skipped. */
-  signal?: AbortSignal;
-  now?: () => number;
+  signal: AbortSignal;
+  now: () => number;
 }
 
 export interface ExecReport {
@@ -91,49 +84,51 @@ export interface ExecReport {
 
 /** Run the plan's command on every node, `parallel` at a time; never rejects for a node's failure. */
 export async function runFleetCommand(plan: ExecPlan, context: ExecContext): Promise<ExecReport> {
-  const now = context.now ?? Date.now;
-  const emit = context.onEvent ?? (() => {});
+  const now = context.now;
+  const emit = (event: Parameters<Reporter["emit"]>[0]) => context.reporter.emit(event);
   const limit = pLimit(plan.parallel);
   const results = await Promise.all(
     plan.nodes.map((node) =>
       limit(async (): Promise<ExecNodeResult> => {
         const finished = (result: ExecNodeResult) => {
-          emit({ kind: "finished", node: node.name, result });
+          const { name, result: outcomeResult, outcome, exitCode, error, durationMs } = result;
+          emit({ code: "exec.finished", node: name, result: outcomeResult, outcome, exitCode, error, durationMs });
           return result;
         };
         if (context.signal?.aborted) return finished(emptyResult(node.name, "skipped", 0, { code: "E_INTERRUPTED", message: "not started: interrupted" }));
         const started = now();
-        emit({ kind: "started", node: node.name });
+        emit({ code: "exec.started", node: node.name });
         const elapsed = () => now() - started;
+        const host = context.hostFor(node);
 
         const aborted = whenAborted(context.signal);
-        let connection: SshConnection | "aborted";
         try {
-          connection = await Promise.race([context.connect(node), aborted.promise]);
+          const connected = await Promise.race([host.connect(), aborted.promise]);
+          if (connected === "aborted") {
+            return finished(emptyResult(node.name, "interrupted", elapsed(), { code: "E_INTERRUPTED", message: "interrupted while connecting" }));
+          }
         } catch (error) {
-          const outcome = isConnectFailure(error) ? "unreachable" : "disconnected";
-          return finished(emptyResult(node.name, outcome, elapsed(), describeNodeError(error)));
+          const outcome = error instanceof SshError && !(error instanceof SshDisconnectedError) ? "unreachable" : "disconnected";
+          return finished(emptyResult(node.name, outcome, elapsed(), summarizeError(error)));
         } finally {
           aborted.dispose();
         }
-        if (connection === "aborted") {
-          return finished(emptyResult(node.name, "interrupted", elapsed(), { code: "E_INTERRUPTED", message: "interrupted while connecting" }));
-        }
 
         try {
-          const run = await connection.exec(remoteCommand(node, plan.argv, plan.sudo), {
+          const run = await host.exec(plan.argv, {
+            asRoot: plan.sudo,
             ...(context.stdin !== undefined ? { stdin: context.stdin } : {}),
             ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
-            ...(context.signal !== undefined ? { signal: context.signal } : {}),
-            onStdout: (chunk) => emit({ kind: "output", node: node.name, stream: "stdout", chunk }),
-            onStderr: (chunk) => emit({ kind: "output", node: node.name, stream: "stderr", chunk }),
+            signal: context.signal,
+            onStdout: (chunk) => emit({ code: "exec.output", node: node.name, stream: "stdout", chunk }),
+            onStderr: (chunk) => emit({ code: "exec.output", node: node.name, stream: "stderr", chunk }),
           });
           return finished(resultOf(node.name, run, elapsed(), plan.timeoutMs));
         } catch (error) {
-          return finished(emptyResult(node.name, "disconnected", elapsed(), describeNodeError(error)));
+          return finished(emptyResult(node.name, "disconnected", elapsed(), summarizeError(error)));
         } finally {
           // One command per node: free the connection now rather than holding hundreds open.
-          connection.close();
+          host.close();
         }
       }),
     ),
@@ -141,7 +136,7 @@ export async function runFleetCommand(plan: ExecPlan, context: ExecContext): Pro
   return { nodes: results, interrupted: context.signal?.aborted === true };
 }
 
-function emptyResult(name: string, outcome: ExecOutcome, durationMs: number, error: NodeError): ExecNodeResult {
+function emptyResult(name: string, outcome: ExecOutcome, durationMs: number, error: ErrorSummary): ExecNodeResult {
   return { name, result: outcome === "skipped" ? "skipped" : "failed", outcome, exitCode: null, signal: null, stdout: "", stderr: "", durationMs, error };
 }
 
@@ -162,4 +157,15 @@ export function resultOf(name: string, run: ExecResult, durationMs: number, time
 
 function formatSeconds(ms: number): string {
   return `${Math.round(ms / 100) / 10}s`;
+}
+
+/** Resolves to "aborted" when the signal fires; for racing steps that take no signal (connecting). */
+function whenAborted(signal: AbortSignal): { promise: Promise<"aborted">; dispose: () => void } {
+  let onAbort: () => void = () => {};
+  const promise = new Promise<"aborted">((resolve) => {
+    onAbort = () => resolve("aborted");
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
 }

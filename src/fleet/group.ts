@@ -24,7 +24,7 @@ export function groupExecResults(results: readonly ExecNodeResult[]): ExecGroup[
 }
 
 /** `exit 3`, `timed out after 2s; ...`, `unreachable: cannot connect: ...`; "" for exit 0. */
-export function describeStatus(result: ExecNodeResult): string {
+export function describeStatus(result: Pick<ExecNodeResult, "outcome" | "error" | "exitCode">): string {
   switch (result.outcome) {
     case "exited":
       if (result.error) return stripEndpoint(result.error.message);

@@ -1,10 +1,10 @@
 // `hive history`: a node's profile generations, which one runs and which one boots, with hive's records.
 import type { Hive, Node } from "../config/normalize.js";
-import type { DeploymentRecord } from "../host/host.js";
-import { UsageError } from "../errors.js";
+import { type ErrorSummary, UsageError, summarizeError } from "../errors.js";
+import type { Host } from "../host/host.js";
+import { runningGeneration } from "../node/facts.js";
+import type { DeploymentRecord } from "../node/record.js";
 import { selectNodes } from "../selection/selector.js";
-import { nodeFactsScript, parseNodeFacts, runningGeneration } from "./node-facts.js";
-import { type ConnectNode, type NodeError, describeNodeError, remoteCommand } from "./remote.js";
 
 export interface GenerationEntry {
   number: number;
@@ -25,7 +25,7 @@ export interface NodeHistory {
   generations: GenerationEntry[];
   /** What the node runs, also when no generation names it. */
   current: string | null;
-  error: NodeError | null;
+  error: ErrorSummary | null;
 }
 
 export interface HistoryReport {
@@ -37,39 +37,28 @@ export function selectHistoryNodes(hive: Hive, on: string | undefined): Node[] {
   return selectNodes(hive.nodes, on);
 }
 
-export async function collectHistory(nodes: readonly Node[], context: { connect: ConnectNode; signal?: AbortSignal }): Promise<HistoryReport> {
-  return { nodes: await Promise.all(nodes.map((node) => nodeHistory(node, context))) };
+export async function collectHistory(nodes: readonly Node[], hostFor: (node: Node) => Host): Promise<HistoryReport> {
+  return { nodes: await Promise.all(nodes.map((node) => nodeHistory(hostFor(node)))) };
 }
 
-async function nodeHistory(node: Node, context: { connect: ConnectNode; signal?: AbortSignal }): Promise<NodeHistory> {
-  const history: NodeHistory = { name: node.name, generations: [], current: null, error: null };
+async function nodeHistory(host: Host): Promise<NodeHistory> {
+  const history: NodeHistory = { name: host.node.name, generations: [], current: null, error: null };
   try {
-    const connection = await context.connect(node);
-    try {
-      const run = await connection.exec(remoteCommand(node, ["sh", "-c", nodeFactsScript(node.profile, { allRecords: true })], false), {
-        timeoutMs: 60_000,
-        ...(context.signal ? { signal: context.signal } : {}),
-      });
-      if (run.exitCode !== 0) {
-        history.error = { code: "E_PROBE", message: `could not list the generations: ${run.timedOut ? "timed out" : run.stderr.trim() || `exit ${run.exitCode}`}` };
-        return history;
-      }
-      const facts = parseNodeFacts(run.stdout, node.profile);
-      const running = runningGeneration(facts);
-      history.current = facts.current;
-      history.generations = facts.generations.map((g) => ({
-        number: g.number,
-        date: new Date(g.createdAt * 1000).toISOString(),
-        system: g.system,
-        current: g.number === running?.number,
-        profile: g.number === facts.profileGeneration,
-        deployment: facts.records.get(g.number) ?? null,
-      }));
-    } finally {
-      connection.close();
-    }
+    const facts = await host.facts("history");
+    const running = runningGeneration(facts);
+    history.current = facts.current;
+    history.generations = facts.generations.map((g) => ({
+      number: g.number,
+      date: new Date(g.createdAt * 1000).toISOString(),
+      system: g.system,
+      current: g.number === running?.number,
+      profile: g.number === facts.profileGeneration,
+      deployment: facts.records.get(g.number) ?? null,
+    }));
   } catch (error) {
-    history.error = describeNodeError(error);
+    history.error = summarizeError(error);
+  } finally {
+    host.close();
   }
   return history;
 }

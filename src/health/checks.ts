@@ -1,7 +1,7 @@
 // Health checks: cmd on the node, http from the deployer or the node, tcp; retried until a deadline.
 import { connect } from "node:net";
 import type { HealthCheck } from "../config/schema.js";
-import type { Host } from "../host/host.js";
+import type { NodeShell } from "../node/shell.js";
 import { quoteShellArg as q } from "../ssh/quote.js";
 
 export type CheckKind = "cmd" | "http" | "tcp";
@@ -20,13 +20,17 @@ export interface CheckOutcome {
 
 export interface CheckEnvironment {
   /** Runs `cmd` checks and `from: "node"` HTTP checks. */
-  host: Pick<Host, "run">;
+  host: Pick<NodeShell, "run">;
   /** Where deployer-side checks connect: the node's targetHost. */
   targetHost: string;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   /** Stop retrying (Ctrl-C). */
   signal?: AbortSignal;
+  /** Told of every attempt: which check, which attempt, and what it saw. */
+  onAttempt?: (check: string, attempt: number, passed: boolean, output: string) => void;
+  /** One attempt per check, each within its timeout (status, `check --fast`): "healthy now?", not "healthy within the deadline". */
+  once?: boolean;
 }
 
 interface Attempt {
@@ -47,8 +51,9 @@ export async function runCheck(name: string, check: HealthCheck, env: CheckEnvir
     const attempt = await attemptCheck(check, env).catch((error: Error) => ({ passed: false, output: error.message }));
     const latencyMs = now() - started;
     const outcome = { name, kind, description: check.description ?? null, latencyMs, attempts, output: attempt.output.trim().slice(-2000) };
+    env.onAttempt?.(name, attempts, attempt.passed, outcome.output);
     if (attempt.passed) return { ...outcome, passed: true };
-    if (env.signal?.aborted || now() + check.interval * 1000 >= deadline) return { ...outcome, passed: false };
+    if (env.once || env.signal?.aborted || now() + check.interval * 1000 >= deadline) return { ...outcome, passed: false };
     await sleep(check.interval * 1000);
   }
 }

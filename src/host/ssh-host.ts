@@ -7,7 +7,7 @@ import { LOCK_LOST_EXIT, type LockOwner, LockLostError, acquireNodeLock, describ
 import { type Activation, runSupervisedActivation } from "../activation/run-activation.js";
 import type { SupervisorOptions } from "../activation/supervisor.js";
 import { keyManifestScript } from "../keys/index.js";
-import { trimNixError } from "../nix/eval.js";
+import { trimNixError } from "../nix/nix-errors.js";
 import { ExportError, type StorePathInfo } from "../nix/export.js";
 import { ReplyReader, ServeProtocolError, pushClosure } from "../nix/serve-protocol.js";
 import { type FactsDetail, type NodeFacts, factsScript, parseNodeFacts, parseNodeState } from "../node/facts.js";

@@ -10,7 +10,6 @@ import type { Key } from "../config/schema.js";
 import type { CommandResult } from "../host/host.js";
 import { type ByteRunner, execaRunner } from "../nix/runner.js";
 import { KeyConflictError, KeySourceError, KeyTargetError, KeyUploadError } from "./errors.js";
-import { type KeyRunEvent, uploadKeysToNodes } from "./fleet.js";
 import { keyPlacements, normalizeDir, placementConflicts } from "./placement.js";
 import { manifestEntryFile, parseInspectOutput, parseManifestListing, uploadScript } from "./scripts.js";
 import { Secret } from "./secret.js";
@@ -301,54 +300,5 @@ describe("script output parsing", () => {
     const script = uploadScript(keyPlacements(nodeWith({ k: { text: "x", destDir: "/run/it's here", name: "a b$(id)", user: "u'x" } })), "2024-01-01T00:00:00.000Z");
     expect(script).toContain(`'/run/it'\\''s here/a b$(id)'`);
     expect(script).toContain(`id -u 'u'\\''x'`);
-  });
-});
-
-describe("uploadKeysToNodes", () => {
-  const keysDir = () => join(dir, "run", "keys");
-  const fleetNode = (name: string, keys: Record<string, KeySpec & { name?: string }>) => ({ ...nodeWith(keys), name }) as Node;
-
-  it("gives each node its own result; a failing source never reaches its node", async () => {
-    const ok = fleetNode("ok", { a: { text: "1", destDir: join(keysDir(), "ok"), user: ME, group: MY_GROUP } });
-    const broken = fleetNode("broken", { a: { command: ["false"], destDir: join(keysDir(), "broken"), user: ME, group: MY_GROUP } });
-    const contacted: string[] = [];
-    const events: KeyRunEvent[] = [];
-    const run = (nodes: Node[]) =>
-      uploadKeysToNodes(nodes, {
-        hostFor: (node) => {
-          contacted.push(node.name);
-          return localHost(node);
-        },
-        scriptOptions: { manifestDir },
-        runner: execaRunner,
-        cwd: dir,
-        parallel: 2,
-        interrupted: () => false,
-        emit: (e) => events.push(e),
-      });
-    const first = await run([ok, broken]);
-    expect(first.nodes.map((n) => [n.name, n.result, n.error?.code ?? null])).toEqual([
-      ["ok", "succeeded", null],
-      ["broken", "failed", "E_KEY_SOURCE"],
-    ]);
-    expect(first.nodes[0]!.keys).toEqual([{ name: "a", path: join(keysDir(), "ok", "a"), outcome: "written" }]);
-    expect(contacted).toEqual(["ok"]);
-    expect(events.filter((e) => e.kind === "key-node-done").map((e) => e.node).sort()).toEqual(["broken", "ok"]);
-
-    const second = await run([ok]);
-    expect(second.nodes[0]!.result).toBe("unchanged");
-  });
-
-  it("starts no node once interrupted", async () => {
-    const report = await uploadKeysToNodes([fleetNode("n", {})], {
-      hostFor: () => {
-        throw new Error("must not connect");
-      },
-      runner: execaRunner,
-      cwd: dir,
-      parallel: 1,
-      interrupted: () => true,
-    });
-    expect(report).toMatchObject({ interrupted: true, nodes: [{ name: "n", result: "skipped" }] });
   });
 });

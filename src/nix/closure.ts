@@ -1,14 +1,9 @@
-// The local store's view of the closures a deployment pushes, read once for every node: two Nix
-// processes for the whole fleet (all requisites, then their registrations), not several per node.
+// The local store's view of the closures a deployment pushes, read for many nodes at once: two Nix
+// processes (all requisites, then their registrations) per batch of nodes, not several per node.
 import { HiveError } from "../errors.js";
 import type { StorePathInfo } from "./export.js";
-import { trimNixError } from "./eval.js";
+import { trimNixError } from "./nix-errors.js";
 import type { ProcessRunner } from "./runner.js";
-
-export interface LocalClosures {
-  /** Every path `root` needs, dependencies before what refers to them (the order an import registers them). */
-  closure(root: string): StorePathInfo[];
-}
 
 /** Reported as the push's failure on each node that needed the closure. */
 export class ClosureQueryError extends HiveError {
@@ -17,29 +12,55 @@ export class ClosureQueryError extends HiveError {
   }
 }
 
-/** Paths per `nix-store --dump-db` call: keeps each command line far below the kernel's limit. */
-const DUMP_DB_BATCH = 2000;
+/**
+ * Reads closures as nodes need them while their evaluations stream in: every root announced with
+ * `want` by the time a closure is first asked for is read in the same two processes; roots
+ * announced later are read together at the next request, and registrations read once are kept.
+ */
+export class ClosureReader {
+  private readonly infos = new Map<string, StorePathInfo>();
+  private wanted = new Set<string>();
+  private reading: Promise<void> = Promise.resolve();
 
-/** Reads the registrations of every path in the closures of `roots` (which must be valid here). */
-export async function queryClosures(runner: ProcessRunner, roots: readonly string[], env?: Record<string, string | undefined>): Promise<LocalClosures> {
-  const infos = new Map<string, StorePathInfo>();
-  if (roots.length > 0) {
-    const requisites = await runner.run("nix-store", ["--query", "--requisites", ...new Set(roots)], { env });
+  constructor(
+    private readonly runner: ProcessRunner,
+    private readonly env?: Record<string, string | undefined>,
+  ) {}
+
+  /** A root whose closure will probably be asked for soon. */
+  want(root: string): void {
+    if (!this.infos.has(root)) this.wanted.add(root);
+  }
+
+  /** Every path `root` needs, dependencies first. */
+  async closure(root: string): Promise<StorePathInfo[]> {
+    if (!this.infos.has(root)) {
+      this.want(root);
+      // One read at a time: a request arriving during a read is served by the next one, with its peers.
+      this.reading = this.reading.then(() => this.readWanted());
+      await this.reading;
+    }
+    if (!this.infos.has(root)) throw new ClosureQueryError(`${root} was not among the closures read from the local store`);
+    return closureOf(root, this.infos);
+  }
+
+  private async readWanted(): Promise<void> {
+    const roots = [...this.wanted].filter((r) => !this.infos.has(r));
+    this.wanted = new Set();
+    if (roots.length === 0) return;
+    const requisites = await this.runner.run("nix-store", ["--query", "--requisites", ...roots], { env: this.env });
     if (requisites.exitCode !== 0) throw new ClosureQueryError(`could not list the closures to push: ${trimNixError(requisites.stderr, 5)}`);
-    const all = requisites.stdout.split("\n").filter((p) => p.startsWith("/"));
-    for (let i = 0; i < all.length; i += DUMP_DB_BATCH) {
-      const dump = await runner.run("nix-store", ["--dump-db", ...all.slice(i, i + DUMP_DB_BATCH)], { env });
+    const unknown = requisites.stdout.split("\n").filter((p) => p.startsWith("/") && !this.infos.has(p));
+    for (let i = 0; i < unknown.length; i += DUMP_DB_BATCH) {
+      const dump = await this.runner.run("nix-store", ["--dump-db", ...unknown.slice(i, i + DUMP_DB_BATCH)], { env: this.env });
       if (dump.exitCode !== 0) throw new ClosureQueryError(`could not read the store's registrations of the closures to push: ${trimNixError(dump.stderr, 5)}`);
-      for (const info of parseRegistrations(dump.stdout)) infos.set(info.path, info);
+      for (const info of parseRegistrations(dump.stdout)) this.infos.set(info.path, info);
     }
   }
-  return {
-    closure(root) {
-      if (!infos.has(root)) throw new ClosureQueryError(`${root} was not among the closures read from the local store`);
-      return closureOf(root, infos);
-    },
-  };
 }
+
+/** Paths per `nix-store --dump-db` call: keeps each command line far below the kernel's limit. */
+const DUMP_DB_BATCH = 2000;
 
 /**
  * Parses `nix-store --dump-db` (Nix's registration format), per path: the path, its NAR hash

@@ -1,7 +1,9 @@
 // Evaluates nodes' systems to derivation and output paths, many nodes per `nix eval` process.
+import type { ErrorSummary } from "../errors.js";
 import type { ProcessRunner } from "./runner.js";
 import { nixArgs } from "./nix-cli.js";
 import { nixSelect, nixString, parseAttrPath } from "./attr-path.js";
+import { trimNixError } from "./nix-errors.js";
 
 export interface EvalRequest {
   node: string;
@@ -12,6 +14,60 @@ export interface EvalRequest {
 export type EvalOutcome =
   | { node: string; ok: true; drvPath: string; outPath: string }
   | { node: string; ok: false; error: string };
+
+/** How nodes are evaluated: how many evaluators at once, within which memory, with or without the cache. */
+export interface EvalSettings {
+  workers: number;
+  /** Budget of all evaluator processes together, in bytes. */
+  memoryBytes: number;
+  cache: boolean;
+  showTrace: boolean;
+}
+
+/** One node's evaluation, as the rest of a deploy receives it. */
+export type EvaluatedNode =
+  | { node: string; ok: true; drvPath: string; outPath: string; cached: boolean }
+  | { node: string; ok: false; error: ErrorSummary; log: string[] };
+
+export interface EvaluateNodesOptions {
+  runner: ProcessRunner;
+  flake: string;
+  settings: EvalSettings;
+  env?: Record<string, string | undefined>;
+  signal?: AbortSignal;
+  /** Each node's evaluation as soon as it is known. */
+  onEvaluated: (outcome: EvaluatedNode) => void;
+  onWarning?: (nodes: string[], message: string) => void;
+  onProcess?: (nodes: string[]) => void;
+}
+
+export interface EvalStats {
+  cached: number;
+  evaluated: number;
+  processes: number;
+  peakRssBytes: number | null;
+}
+
+/** Evaluate `requests` (in the order given: deployment order), reporting each node as it is known. */
+export async function evaluateNodes(requests: readonly EvalRequest[], options: EvaluateNodesOptions): Promise<EvalStats> {
+  let processes = 0;
+  const outcomes = await evaluateSystems(requests, {
+    runner: options.runner,
+    flake: options.flake,
+    chunkSize: DEFAULT_EVAL_NODE_LIMIT,
+    showTrace: options.settings.showTrace,
+    env: options.env,
+    signal: options.signal,
+    onProcess: (nodes) => {
+      processes += 1;
+      options.onProcess?.(nodes);
+    },
+  });
+  for (const o of outcomes) {
+    options.onEvaluated(o.ok ? { ...o, cached: false } : { node: o.node, ok: false, error: { code: "E_EVAL", message: o.error.split("\n")[0]! }, log: o.error.split("\n") });
+  }
+  return { cached: 0, evaluated: outcomes.length, processes, peakRssBytes: null };
+}
 
 export interface EvalOptions {
   runner: ProcessRunner;
@@ -95,17 +151,4 @@ export function buildExpression(chunk: readonly EvalRequest[], flake: string, ca
     return `${nixString(request.node)} = ${guarded};`;
   });
   return `let flake = builtins.getFlake ${nixString(flake)}; in { ${entries.join(" ")} }`;
-}
-
-/** Nix's error without the noise: drop warnings and blank lines, keep at most 20 lines. */
-export function trimNixError(stderr: string, maxLines = 20): string {
-  const lines = stderr
-    .split("\n")
-    .map((l) => l.trimEnd())
-    // Drop warnings, and the excerpt of hive's own generated expression that Nix quotes.
-    .filter((l) => l !== "" && !/^warning: (Git tree .* is dirty|unknown setting)/.test(l))
-    .filter((l) => !/^\s+at «string»/.test(l) && !/^\s+\d*\|/.test(l));
-  const start = lines.findIndex((l) => l.startsWith("error"));
-  const relevant = start === -1 ? lines : lines.slice(start);
-  return relevant.slice(0, maxLines).join("\n");
 }

@@ -36,6 +36,10 @@ export interface NodeFacts extends NodeState {
   generations: Generation[];
   /** Deployment records hive wrote, by generation number. */
   records: Map<number, DeploymentRecord>;
+  /** The profile is a link, but what it names does not exist (a deleted generation): the next boot has no system. */
+  profileDangling: boolean;
+  /** An activation is under way (or waits for hive's decision, so it may still revert): its record. */
+  activation: { deployedBy: string | null; deployedAt: string | null; system: string | null } | null;
 }
 
 /**
@@ -66,6 +70,11 @@ export function factsScript(profile: string, detail: FactsDetail = "state"): str
   const base = profile.slice(slash + 1);
   return `${state}
 records=${q(RECORDS_DIR)}
+[ -L ${q(profile)} ] && [ ! -e ${q(profile)} ] && echo "profile-dangling=1"
+# A supervisor holds activation.lock while it activates and while it waits for hive's decision.
+if [ -e /run/hive/activation.lock ] && ! ( exec 7</run/hive/activation.lock && flock -n 7 ) 2>/dev/null; then
+  printf 'activation=%s\n' "$(tr -d '\n' < /run/hive/activation.json 2>/dev/null)"
+fi
 all=${detail === "history" ? 1 : 0}
 resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
 cur=$(resolve /run/current-system)
@@ -103,6 +112,8 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     failedUnits: null,
     generations: [],
     records: new Map(),
+    profileDangling: false,
+    activation: null,
   };
   const generationOf = (name: string): number | null => {
     if (!name.startsWith(`${base}-`)) return null;
@@ -128,6 +139,19 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
         facts.booted = value || null;
         if (facts.booted !== null) facts.kernelChanged ??= false;
         break;
+      case "profile-dangling":
+        facts.profileDangling = true;
+        break;
+      case "activation": {
+        let record: Partial<DeploymentRecord> = {};
+        try {
+          record = JSON.parse(value) as Partial<DeploymentRecord>;
+        } catch {
+          // Who started it is unknown; that it runs is what matters.
+        }
+        facts.activation = { deployedBy: record.deployedBy ?? null, deployedAt: record.deployedAt ?? null, system: record.system ?? null };
+        break;
+      }
       case "kernel-changed":
         facts.kernelChanged = true;
         break;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../errors.js";
-import { isAlreadyDeployed } from "./apply.js";
 import { goalActivates, goalPushes, goalSetsProfile, goalUploadsKeys, parseGoal } from "./goal.js";
 
 describe("goals", () => {
@@ -19,16 +18,5 @@ describe("goals", () => {
     expect(parseGoal("keys")).toBe("keys");
     expect([goalPushes("keys"), goalActivates("keys"), goalSetsProfile("keys")]).toEqual([false, false, false]);
     expect((["build", "push", "switch", "boot", "test", "dry-activate", "keys"] as const).filter(goalUploadsKeys)).toEqual(["switch", "boot", "test", "keys"]);
-  });
-
-  it("calls a node unchanged only when it already is what the goal makes it", () => {
-    const out = "/nix/store/new";
-    expect(isAlreadyDeployed("switch", { current: out, profile: out }, out)).toBe(true);
-    expect(isAlreadyDeployed("switch", { current: out, profile: "/nix/store/old" }, out)).toBe(false);
-    expect(isAlreadyDeployed("switch", { current: "/nix/store/old", profile: out }, out)).toBe(false);
-    expect(isAlreadyDeployed("boot", { current: "/nix/store/old", profile: out }, out)).toBe(true);
-    expect(isAlreadyDeployed("test", { current: out, profile: "/nix/store/old" }, out)).toBe(true);
-    expect(isAlreadyDeployed("push", { current: out, profile: out }, out)).toBe(true);
-    expect(isAlreadyDeployed("push", { current: "/nix/store/old", profile: out }, out)).toBe(false);
   });
 });

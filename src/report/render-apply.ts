@@ -1,125 +1,78 @@
-// Renders deployment events: a live line per node on a TTY, plain `node | message` lines otherwise.
-import { createLogUpdate } from "log-update";
+// Renders the outcome of apply, build and rollback: a result table (each error said once, in its
+// row), the log tails that explain failures, what dry-activate would change, and a summary line.
 import type { ChalkInstance } from "chalk";
-import type { HiveEvent, Phase, Reporter } from "./events.js";
-import type { NodeResult } from "./results.js";
+import type { ApplyReport, NodeOutcome } from "../deploy/outcomes.js";
+import { NODE_RESULTS, isFailure } from "../events.js";
+import { resultColor } from "./format-event.js";
+import { renderTable } from "./table.js";
 
-const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-
-export function resultColor(c: ChalkInstance, result: NodeResult): (s: string) => string {
-  switch (result) {
-    case "succeeded":
-      return c.green;
-    case "unchanged":
-      return c.dim;
-    case "failed":
-    case "rolled-back":
-      return c.red;
-    case "skipped":
-      return c.yellow;
-  }
-}
-
-interface PlainOptions {
-  write: (line: string) => void;
-  color: ChalkInstance;
-  /** Stream Nix and activation output (-v). */
-  verbose: boolean;
-  nodeNames: string[];
-}
-
-/** One line per event, for CI logs and pipes. */
-export function createPlainRenderer(options: PlainOptions): Reporter {
-  const width = Math.max(0, ...options.nodeNames.map((n) => n.length));
-  const c = options.color;
-  const prefix = (node: string | undefined) => c.cyan((node ?? "*").padEnd(width)) + " | ";
+/** `{ goal, nodes: [...] }`, the document `--json` prints. */
+export function applyReportJson(report: ApplyReport): unknown {
   return {
-    emit(event: HiveEvent) {
-      switch (event.kind) {
-        case "phase":
-          options.write(`${prefix(event.node)}${event.phase}`);
-          break;
-        case "log":
-          if (options.verbose) options.write(`${prefix(event.node)}${c.dim(event.line)}`);
-          break;
-        case "node-done":
-          options.write(`${prefix(event.node)}${resultColor(c, event.result)(event.result)}${event.message ? `: ${event.message.split("\n")[0]}` : ""}`);
-          break;
-        case "warning":
-          options.write(`${c.yellow("warning:")} ${event.message}`);
-          break;
-        case "interrupt":
-          options.write(
-            c.yellow(event.count === 1 ? "interrupted: starting nothing new; running activations finish (Ctrl-C again to stop waiting)" : "interrupted again: not waiting any longer"),
-          );
-          break;
-      }
-    },
+    goal: report.goal,
+    nodes: report.nodes.map((n) => ({
+      name: n.name,
+      result: n.result,
+      drvPath: n.drvPath,
+      outPath: n.outPath,
+      durationMs: n.durationMs,
+      error: n.error,
+      checks: n.checks,
+      ...(report.goal === "dry-activate" ? { changes: n.changes } : {}),
+    })),
   };
 }
 
-interface LiveOptions {
-  stream: NodeJS.WritableStream;
-  color: ChalkInstance;
-  verbose: boolean;
-  nodeNames: string[];
-  now?: () => number;
-}
-
-/** A live line per node (phase, elapsed, spinner) and a total line, redrawn in place. */
-export function createLiveRenderer(options: LiveOptions): Reporter & { stop(): void } {
-  const now = options.now ?? Date.now;
-  const started = now();
-  const c = options.color;
-  const width = Math.max(0, ...options.nodeNames.map((n) => n.length));
-  const nodes = new Map<string, { phase: Phase | "waiting"; since: number; result?: NodeResult; message?: string; last?: string }>(
-    options.nodeNames.map((n) => [n, { phase: "waiting", since: started }]),
-  );
-  const update = createLogUpdate(options.stream);
-  let frame = 0;
-  const draw = () => {
-    frame += 1;
-    const lines: string[] = [];
-    let done = 0;
-    for (const [name, state] of nodes) {
-      const elapsed = `${((now() - state.since) / 1000).toFixed(1)}s`;
-      if (state.result !== undefined) {
-        done += 1;
-        lines.push(`${c.cyan(name.padEnd(width))}  ${resultColor(c, state.result)(state.result)}${state.message ? c.dim(`  ${state.message.split("\n")[0]}`) : ""}`);
-      } else {
-        const detail = state.last ? c.dim(`  ${state.last.slice(0, 80)}`) : "";
-        lines.push(`${c.cyan(name.padEnd(width))}  ${SPINNER[frame % SPINNER.length]} ${state.phase} ${c.dim(elapsed)}${detail}`);
-      }
+/** The lines that explain each failure (stderr): the log tail of the step that failed, and dry-activate's changes. */
+export function renderApplyDetails(report: ApplyReport, c: ChalkInstance): string[] {
+  const lines: string[] = [];
+  for (const node of report.nodes) {
+    if (node.changes !== null && node.changes.length > 0) {
+      lines.push(c.bold(`${node.name}: activation would`));
+      for (const line of node.changes) lines.push(`  ${line}`);
     }
-    lines.push(c.bold(`${done}/${nodes.size} nodes done, ${((now() - started) / 1000).toFixed(1)}s`));
-    update(lines.join("\n"));
-  };
-  const timer = setInterval(draw, 100);
-  timer.unref();
-  return {
-    emit(event: HiveEvent) {
-      if (event.kind === "phase") {
-        const state = nodes.get(event.node);
-        if (state) Object.assign(state, { phase: event.phase, since: now(), last: undefined });
-      } else if (event.kind === "log" && event.node !== undefined) {
-        const state = nodes.get(event.node);
-        if (state && event.line.trim() !== "") state.last = event.line.trim();
-        if (options.verbose) {
-          update.clear();
-          options.stream.write(`${c.cyan((event.node ?? "*").padEnd(width))} | ${c.dim(event.line)}\n`);
-        }
-      } else if (event.kind === "node-done") {
-        const state = nodes.get(event.node);
-        if (state) Object.assign(state, { result: event.result, message: event.message });
-      } else if (event.kind === "warning" || event.kind === "interrupt") {
-        update.clear();
-        options.stream.write(`${c.yellow(event.kind === "warning" ? `warning: ${event.message}` : "interrupted")}\n`);
-      }
-    },
-    stop() {
-      clearInterval(timer);
-      draw();
-      update.done();
-    },
-  };
+    if (isFailure(node.result) && node.log.length > 0) {
+      lines.push(`${c.red.bold(node.name)} ${c.dim(`(${node.error?.code ?? node.result}), last lines of its log:`)}`);
+      for (const line of node.log) lines.push(`  ${c.dim(line)}`);
+    }
+  }
+  return lines;
+}
+
+export function renderApplyTable(report: ApplyReport, c: ChalkInstance): string {
+  return renderTable(
+    ["NODE", "GOAL", "RESULT", "DURATION", "SYSTEM", "ERROR"],
+    report.nodes.map((n) => [
+      c.bold(n.name),
+      report.goal,
+      resultColor(c, n.result)(n.result),
+      `${(n.durationMs / 1000).toFixed(1)}s`,
+      shortStorePath(n.outPath),
+      errorCell(n),
+    ]),
+    (h) => c.dim(h),
+  );
+}
+
+/** `4 nodes: 2 succeeded, 1 unchanged, 1 rolled back`. */
+export function summarizeApply(report: ApplyReport, c: ChalkInstance, elapsedMs: number): string {
+  const parts = NODE_RESULTS.flatMap((result) => {
+    const count = report.nodes.filter((n) => n.result === result).length;
+    return count === 0 ? [] : [resultColor(c, result)(`${count} ${result.replace("-", " ")}`)];
+  });
+  const total = report.nodes.length;
+  return `${total} node${total === 1 ? "" : "s"} in ${(elapsedMs / 1000).toFixed(1)}s: ${parts.join(", ")}${report.interrupted ? c.yellow(" (interrupted)") : ""}`;
+}
+
+function errorCell(n: NodeOutcome): string {
+  if (n.error === null) return "";
+  const first = n.error.message.split("\n").find((l) => l.trim() !== "") ?? "";
+  return `${n.error.code}: ${first}`;
+}
+
+/** `/nix/store/abcd...-nixos-system-web-1-2` -> `abcdefgh-nixos-system-web-1-2`. */
+export function shortStorePath(path: string | null): string {
+  if (path === null) return "-";
+  const base = path.replace(/^\/nix\/store\//, "");
+  return base.replace(/^([0-9a-z]{8})[0-9a-z]{24}/, "$1");
 }

@@ -1,5 +1,6 @@
 import { Chalk } from "chalk";
 import { describe, expect, it } from "vitest";
+import type { HiveEvent } from "../events.js";
 import type { ExecNodeResult, ExecReport } from "../fleet/exec.js";
 import { createExecStreamRenderer, renderExecGroups, summarizeExec } from "./render-exec.js";
 
@@ -9,20 +10,24 @@ function result(name: string, over: Partial<ExecNodeResult> = {}): ExecNodeResul
   return { name, result: "succeeded", outcome: "exited", exitCode: 0, signal: null, stdout: "", stderr: "", durationMs: 1, error: null, ...over };
 }
 
+function finished(r: ExecNodeResult): HiveEvent {
+  return { code: "exec.finished", node: r.name, result: r.result, outcome: r.outcome, exitCode: r.exitCode, error: r.error, durationMs: r.durationMs };
+}
+
 describe("createExecStreamRenderer", () => {
   it("prints whole lines as they complete, aligned, stderr marked, partial lines at the end", () => {
     const out: string[] = [];
     const err: string[] = [];
     const renderer = createExecStreamRenderer({ out: (l) => out.push(l), err: (l) => err.push(l), color: plain, errColor: plain, nodeNames: ["a", "web-10"] });
     const emit = renderer.onEvent;
-    emit({ kind: "started", node: "a" });
-    emit({ kind: "started", node: "web-10" });
-    emit({ kind: "output", node: "a", stream: "stdout", chunk: Buffer.from("one\ntw") });
-    emit({ kind: "output", node: "web-10", stream: "stderr", chunk: Buffer.from("oops\n") });
+    emit({ code: "exec.started", node: "a" });
+    emit({ code: "exec.started", node: "web-10" });
+    emit({ code: "exec.output", node: "a", stream: "stdout", chunk: Buffer.from("one\ntw") });
+    emit({ code: "exec.output", node: "web-10", stream: "stderr", chunk: Buffer.from("oops\n") });
     expect(out).toEqual(["a      | one"]);
-    emit({ kind: "output", node: "a", stream: "stdout", chunk: Buffer.from("o\nthree") });
-    emit({ kind: "finished", node: "a", result: result("a") });
-    emit({ kind: "finished", node: "web-10", result: result("web-10", { result: "failed", exitCode: 2 }) });
+    emit({ code: "exec.output", node: "a", stream: "stdout", chunk: Buffer.from("o\nthree") });
+    emit(finished(result("a")));
+    emit(finished(result("web-10", { result: "failed", exitCode: 2 })));
     expect(out).toEqual(["a      | one", "a      | two", "a      | three"]);
     expect(err).toEqual(["web-10 ! oops", "web-10 ! [exit 2]"]);
   });
@@ -31,8 +36,8 @@ describe("createExecStreamRenderer", () => {
     const out: string[] = [];
     const renderer = createExecStreamRenderer({ out: (l) => out.push(l), err: () => {}, color: plain, errColor: plain, nodeNames: ["a"] });
     const bytes = Buffer.from("é€\n");
-    renderer.onEvent({ kind: "output", node: "a", stream: "stdout", chunk: bytes.subarray(0, 1) });
-    renderer.onEvent({ kind: "output", node: "a", stream: "stdout", chunk: bytes.subarray(1) });
+    renderer.onEvent({ code: "exec.output", node: "a", stream: "stdout", chunk: bytes.subarray(0, 1) });
+    renderer.onEvent({ code: "exec.output", node: "a", stream: "stdout", chunk: bytes.subarray(1) });
     expect(out).toEqual(["a | é€"]);
   });
 });

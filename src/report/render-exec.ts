@@ -1,7 +1,8 @@
 // Renders `hive exec`: `node | line` as output arrives, groups of identical results, and a summary line.
 import { StringDecoder } from "node:string_decoder";
 import type { ChalkInstance } from "chalk";
-import type { ExecEvent, ExecNodeResult, ExecReport } from "../fleet/exec.js";
+import type { HiveEvent } from "../events.js";
+import type { ExecNodeResult, ExecReport } from "../fleet/exec.js";
 import { type ExecGroup, describeStatus, foldNodeNames, groupExecResults } from "../fleet/group.js";
 
 /** Marks after the node name: stdout lines, stderr lines. */
@@ -30,7 +31,7 @@ export interface StreamRendererOptions {
  * `web-1 | text` for stdout (on stdout), `web-1 ! text` for stderr (on stderr). A node's last
  * partial line is printed when it finishes; a failure is reported on stderr as it happens.
  */
-export function createExecStreamRenderer(options: StreamRendererOptions): { onEvent: (event: ExecEvent) => void } {
+export function createExecStreamRenderer(options: StreamRendererOptions): { onEvent: (event: HiveEvent) => void } {
   const width = Math.max(0, ...options.nodeNames.map((n) => n.length));
   const outPalette = nodePalette(options.color);
   const errPalette = nodePalette(options.errColor);
@@ -57,25 +58,25 @@ export function createExecStreamRenderer(options: StreamRendererOptions): { onEv
   };
   return {
     onEvent(event) {
-      switch (event.kind) {
-        case "started":
+      switch (event.code) {
+        case "exec.started":
           pendingOf(event.node);
           break;
-        case "output": {
+        case "exec.output": {
           const stream = pendingOf(event.node)[event.stream];
           const lines = (stream.line + stream.decoder.write(event.chunk)).split("\n");
           stream.line = lines.pop() ?? "";
           for (const line of lines) write(event.node, event.stream, line);
           break;
         }
-        case "finished": {
+        case "exec.finished": {
           const streams = pending.get(event.node);
           pending.delete(event.node);
           for (const name of ["stdout", "stderr"] as const) {
             const rest = streams ? streams[name].line + streams[name].decoder.end() : "";
             if (rest !== "") write(event.node, name, rest);
           }
-          const status = describeStatus(event.result);
+          const status = describeStatus(event);
           if (status !== "") options.err(`${prefix(event.node, "stderr")}${options.errColor.red(`[${status}]`)}`);
           break;
         }

@@ -4,7 +4,7 @@ import { foldNodeNames } from "../fleet/group.js";
 import type { HistoryReport } from "../fleet/history.js";
 import type { NodeStatus, StatusReport, Verdict } from "../fleet/status.js";
 import type { DeploymentRecord } from "../host/host.js";
-import { renderTable } from "../cli/table.js";
+import { renderTable } from "./table.js";
 
 /** `/nix/store/<32 chars>-nixos-system-web-1-2` -> `<8 chars>-nixos-system-web-1-2`. */
 export function shortSystemPath(path: string | null): string {

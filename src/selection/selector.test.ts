@@ -73,6 +73,11 @@ describe("selectNodes", () => {
     expect(() => pick("workstation")).toThrow('did you mean "@workstation"?');
   });
 
+  it("suggests the exact tag over a similar node name (`web` with a tag web and a node web-1)", () => {
+    const withWebTag = [...fleet, { name: "web-9", tags: ["web"] }];
+    expect(() => selectNodes(withWebTag, "web")).toThrow('did you mean "@web"?');
+  });
+
   it("rejects a negated atom that matches nothing, so a typo never widens a deploy", () => {
     expect(() => pick("@server,!web-33")).toThrow('no node or tag matches "!web-33"');
   });

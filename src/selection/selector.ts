@@ -107,12 +107,19 @@ function noMatchError(atom: Atom, nodes: readonly Selectable[]): SelectorError {
   const names = nodes.map((n) => n.name);
   const tags = [...new Set(nodes.flatMap((n) => n.tags))];
   const bang = atom.negated ? "!" : "";
+  // A name that is exactly a tag (or the reverse) means that tag: `--on web` with a tag `web` is `@web`.
+  if (atom.kind === "name" && tags.includes(atom.pattern)) return noMatch(atom, `${bang}@${atom.pattern}`);
+  if (atom.kind === "tag" && names.includes(atom.pattern)) return noMatch(atom, `${bang}${atom.pattern}`);
   // Suggest within the same kind first, then across kinds (a tag written without '@', or the reverse).
   const sameKind = suggestClosest(atom.pattern, atom.kind === "tag" ? tags : names);
   const otherKind = suggestClosest(atom.pattern, atom.kind === "tag" ? names : tags);
   let suggestion = "";
   if (sameKind !== undefined) suggestion = `${bang}${atom.kind === "tag" ? "@" : ""}${sameKind}`;
   else if (otherKind !== undefined) suggestion = `${bang}${atom.kind === "tag" ? "" : "@"}${otherKind}`;
+  return noMatch(atom, suggestion);
+}
+
+function noMatch(atom: Atom, suggestion: string): SelectorError {
   return new SelectorError(
     `no node or tag matches ${JSON.stringify(atom.text)}${suggestion === "" ? "" : `; did you mean ${JSON.stringify(suggestion)}?`}`,
     "`hive nodes` lists every node and its tags",

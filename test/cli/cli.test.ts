@@ -188,7 +188,7 @@ describe("apply refuses without a selection when meta.allowApplyAll is false", (
     const dir = makeHiveDir({ "hive.ts": "export default { meta: { allowApplyAll: false, flake: '/nonexistent' }, nodes: { a: {}, b: {} } };\n" });
     const run = runHive(["apply"], { cwd: dir });
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("error: hive.ts sets meta.allowApplyAll = false: deploying to every node needs an explicit selection");
+    expect(run.stderr).toContain("error: hive.ts sets meta.allowApplyAll = false: hive apply switch on every node needs an explicit selection");
     expect(run.stderr).toContain("hint: pass --on SELECTOR");
     expect(run.stdout).toBe("");
   });

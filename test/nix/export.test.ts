@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queryClosures } from "../../src/nix/closure.js";
+import { ClosureReader } from "../../src/nix/closure.js";
 import { ExportError, exportChunks, narChunks, type StorePathInfo } from "../../src/nix/export.js";
 import { execaRunner } from "../../src/nix/runner.js";
 
@@ -54,8 +54,9 @@ describe("in-process export", () => {
   });
 
   it("writes the same export stream as nix-store --export, references and deriver included", async () => {
-    const closures = await queryClosures(execaRunner, [withReferences, tree], env);
-    const paths = closures.closure(withReferences);
+    const reader = new ClosureReader(execaRunner, env);
+    reader.want(tree);
+    const paths = await reader.closure(withReferences);
     expect(paths.map((p) => p.path)).toEqual([tree, withReferences]);
     expect(paths[1]!.references).toEqual([tree]);
     expect(paths[1]!.deriver).toMatch(/\.drv$/);
@@ -68,7 +69,7 @@ describe("in-process export", () => {
   });
 
   it("withholds the trailer and fails when a NAR does not match its registration", async () => {
-    const [info] = (await queryClosures(execaRunner, [tree], env)).closure(tree);
+    const [info] = await new ClosureReader(execaRunner, env).closure(tree);
     const tampered: StorePathInfo = { ...info!, narHash: "0".repeat(64) };
     const parts: Buffer[] = [];
     await expect(async () => {

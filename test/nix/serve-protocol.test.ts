@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LocalClosures, queryClosures } from "../../src/nix/closure.js";
+import { ClosureReader } from "../../src/nix/closure.js";
 import type { StorePathInfo } from "../../src/nix/export.js";
 import { ReplyReader, pushClosure } from "../../src/nix/serve-protocol.js";
 import { execaRunner } from "../../src/nix/runner.js";
@@ -15,7 +15,7 @@ const env = { ...process.env, NIX_CONFIG: "substituters =\nexperimental-features
 
 let scratch: string;
 let top: string;
-let closures: LocalClosures;
+let closures: ClosureReader;
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), "hive-serve-test-"));
@@ -25,7 +25,8 @@ beforeAll(async () => {
   const tree = execFileSync("nix-store", ["--add", dir], { env }).toString().trim();
   const expr = `derivation { name = "hive-serve-test"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo \${builtins.storePath ${tree}} > $out" ]; }`;
   top = execFileSync("nix-build", ["--no-out-link", "-E", expr], { env }).toString().trim();
-  closures = await queryClosures(execaRunner, [top], env);
+  closures = new ClosureReader(execaRunner, env);
+  await closures.closure(top);
 });
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -53,7 +54,7 @@ async function push(root: string, closure: readonly StorePathInfo[]): Promise<{ 
 describe("pushClosure over nix-store --serve --write", () => {
   it("brings a closure into another store whole, then finds nothing to send", async () => {
     const root = join(scratch, "other-store");
-    const closure = closures.closure(top);
+    const closure = await closures.closure(top);
     expect(closure).toHaveLength(2);
     expect(await push(root, closure)).toEqual({ sent: 2, copies: ["2/2"] });
     // The receiving store registered the same NAR hashes and references as ours.
@@ -66,7 +67,7 @@ describe("pushClosure over nix-store --serve --write", () => {
 
   it("leaves nothing registered of a path whose contents do not match its registration", async () => {
     const root = join(scratch, "third-store");
-    const [dependency, referrer] = closures.closure(top);
+    const [dependency, referrer] = await closures.closure(top);
     await expect(push(root, [dependency!, { ...referrer!, narHash: "0".repeat(64) }])).rejects.toThrow(/no longer match/);
     const valid = execFileSync("nix-store", ["--store", `local?root=${root}`, "--check-validity", "--print-invalid", dependency!.path, referrer!.path], { env }).toString();
     expect(valid.trim().split("\n")).toEqual([referrer!.path]);

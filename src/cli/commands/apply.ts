@@ -1,137 +1,72 @@
-// `hive apply [GOAL]` and `hive build`: deploy the selected nodes and print a table or JSON.
+// `hive apply [GOAL]`: evaluate, build, push and activate the selected nodes (or print the plan).
+import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { SshHost } from "../../host/ssh-host.js";
-import { execaRunner } from "../../nix/runner.js";
-import type { Hive } from "../../config/normalize.js";
-import { type ApplyContext, type ApplyOptions, type ApplyReport, executeApply, planApply } from "../../plan/apply.js";
-import { parseGoal } from "../../plan/goal.js";
-import { createLiveRenderer, createPlainRenderer, resultColor } from "../../report/render-apply.js";
-import { isFailure } from "../../report/results.js";
-import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../config/ssh-config.js";
-import { resolveSshTarget } from "../../ssh/target.js";
-import { type CommandContext, loadHiveForCommand } from "../context.js";
-import { readVersion } from "../program.js";
-import { renderTable } from "../table.js";
+import type { ApplyOptions } from "../../plan/apply-plan.js";
+import { GOALS, GOAL_HELP } from "../../plan/goal.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { type OutputOptions, machineInfo, runDeployment } from "../deployment.js";
+import { addEvalOptions, addHostKeyOption, helpFooter, parseCount, parseCountOrZero, selection } from "../options.js";
 
-/** The flags: every core option but the goal (a positional argument), plus output and SSH trust. */
-export interface ApplyCommandOptions extends Omit<ApplyOptions, "goal"> {
-  json?: boolean;
-  acceptNewHostKeys?: boolean;
+type ApplyFlags = Omit<ApplyOptions, "goal"> & OutputOptions & { plan?: boolean; forceUnlock?: boolean };
+
+export function register(program: Command, cli: CliBinding): void {
+  const command = program
+    .command("apply")
+    .description("evaluate, build, push and activate the selected nodes' systems")
+    .argument("[goal]", GOALS.join(" | "), "switch")
+    .addOption(selection())
+    .option("--plan", "print what would be done (nodes, batches, goal, settings) and touch nothing");
+  addDeployOptions(command);
+  command
+    .option("-p, --parallel <n>", "nodes pushed and activated at once (default meta.parallel)", parseCount)
+    .option("--no-substitute", "do not let nodes fetch paths from their own substituters")
+    .option("--no-keys", "do not upload the nodes' keys (hive.ts `keys`); stale keys stay too")
+    .option("--reactivate", "activate even on nodes that already run the desired system")
+    .option("--no-rollback", "do not roll nodes back when activation or a health check fails")
+    .option("--no-magic-rollback", "do not make nodes wait for hive's confirmation (dead-man rollback)")
+    .option("--batch-size <n|p%>", "deploy in batches of this many nodes (or percent of the selection), one batch after another")
+    .option("--max-failures <n>", "failed nodes tolerated before no new batch starts (with batches: default 0)", parseCountOrZero)
+    .option("--force-unlock", "break a node lock held by another hive run")
+    .addHelpText(
+      "after",
+      `\nGoals:\n${GOALS.map((g) => `  ${g.padEnd(13)} ${GOAL_HELP[g]}`).join("\n")}\n` +
+        helpFooter([
+          "hive apply --on @server             build, push and switch the servers",
+          "hive apply --on @server --plan      what that would do, touching nothing",
+          "hive apply boot --on 'web-*'        install for the next boot",
+          "hive apply --on @eu -p 20 --json    20 nodes at a time, JSON result for scripts",
+          "hive apply --events | jq -c .       one JSON event per line as the deploy happens",
+        ]),
+    )
+    .action(async (goal: string, options: ApplyFlags) => cli.exit(await runApply(cli.context(), goal, options)));
 }
 
-export async function runApply(context: CommandContext, goalText: string, options: ApplyCommandOptions): Promise<ExitCode> {
+/** The flags apply and build share. */
+export function addDeployOptions(command: Command): Command {
+  addEvalOptions(command)
+    .option("--json", "print { goal, nodes: [...] } as JSON on stdout")
+    .option("--events", "print one JSON object per line on stdout as things happen, the report last")
+    .option("--build-on-target", "build every selected node's system on the node itself")
+    .option("--keep-result", "keep GC roots for the built systems in .hive/gcroots next to hive.ts")
+    .option("--max-jobs <n>", "Nix build jobs at once", parseCount);
+  return addHostKeyOption(command);
+}
+
+export async function runApply(context: CommandContext, goalText: string, options: ApplyFlags): Promise<ExitCode> {
+  const { parseGoal } = await import("../../plan/goal.js");
   const goal = parseGoal(goalText);
+  if (goal === "keys") {
+    const { runUploadKeys } = await import("./upload-keys.js");
+    return runUploadKeys(context, { ...options, asApplyGoal: true });
+  }
   const hive = await loadHiveForCommand(context);
-  const plan = planApply(hive, { ...options, goal });
-  return runNodeOperation(context, hive, plan.nodes.map((n) => n.name), options, (operation) => executeApply(plan, operation));
-}
-
-/**
- * What apply and rollback share: a renderer (live on a TTY, plain lines otherwise), Ctrl-C
- * handling (first: start nothing new; second: stop waiting), the SSH pool, and the final report.
- */
-export async function runNodeOperation(
-  context: CommandContext,
-  hive: Hive,
-  names: string[],
-  options: { json?: boolean; acceptNewHostKeys?: boolean },
-  execute: (operation: ApplyContext) => Promise<ApplyReport>,
-): Promise<ExitCode> {
-  const { terminal } = context;
-  const verbose = context.globals.verbose > 0;
-  // A terminal that reports no width (e.g. a pty nobody sized) gets plain lines: live redraws need one.
-  const live = !options.json && process.stderr.isTTY === true && (process.stderr.columns ?? 0) > 0 && process.env["CI"] === undefined;
-  const liveRenderer = live ? createLiveRenderer({ stream: process.stderr, color: terminal.errColor, verbose, nodeNames: names }) : undefined;
-  const reporter = liveRenderer ?? createPlainRenderer({ write: terminal.err, color: terminal.errColor, verbose, nodeNames: names });
-
-  let interrupts = 0;
-  let stopWaiting: (() => void) | undefined;
-  const stopped = new Promise<"stopped">((resolve) => (stopWaiting = () => resolve("stopped")));
-  const onSigint = () => {
-    interrupts += 1;
-    reporter.emit({ kind: "interrupt", count: interrupts });
-    if (interrupts >= 2) stopWaiting?.();
-  };
-  process.on("SIGINT", onSigint);
-
-  const pool = new SshPool({ acceptNewHostKeys: options.acceptNewHostKeys === true });
-  const sshConfig = loadSshConfig();
-  let outcome: ApplyReport | "stopped";
-  try {
-    outcome = await Promise.race([
-      execute({
-        hive,
-        runner: execaRunner,
-        hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool),
-        reporter,
-        interrupted: () => interrupts > 0,
-        hiveVersion: readVersion(),
-      }),
-      stopped,
-    ]);
-  } finally {
-    liveRenderer?.stop();
-    process.off("SIGINT", onSigint);
-    if (interrupts < 2) await pool.closeAll();
+  const { describePlan, planApply } = await import("../../plan/apply-plan.js");
+  const plan = planApply(hive, { ...options, goal }, await machineInfo());
+  if (options.plan) {
+    const { renderPlan } = await import("../../report/render-plan.js");
+    context.terminal.out(options.json ? JSON.stringify(describePlan(plan), null, 2) : renderPlan(plan, context.terminal.color));
+    return EXIT_CODES.success;
   }
-  if (outcome === "stopped") {
-    terminal.err(terminal.errColor.yellow("stopped waiting; activations already started finish (or revert) on their nodes by themselves"));
-    return EXIT_CODES.interrupted;
-  }
-  printApplyReport(context, outcome, options.json === true);
-  if (outcome.interrupted) return EXIT_CODES.interrupted;
-  return outcome.nodes.some((n) => isFailure(n.result)) ? EXIT_CODES.failed : EXIT_CODES.success;
-}
-
-export function printApplyReport(context: CommandContext, report: ApplyReport, json: boolean): void {
-  const { terminal } = context;
-  if (json) {
-    terminal.out(
-      JSON.stringify(
-        {
-          goal: report.goal,
-          nodes: report.nodes.map((n) => ({
-            name: n.name,
-            result: n.result,
-            drvPath: n.drvPath,
-            outPath: n.outPath,
-            durationMs: n.durationMs,
-            error: n.error,
-            checks: n.checks,
-          })),
-        },
-        null,
-        2,
-      ),
-    );
-    return;
-  }
-  const c = terminal.color;
-  for (const node of report.nodes.filter((n) => isFailure(n.result) && n.log.length > 0)) {
-    const e = terminal.errColor;
-    terminal.err(`${e.red.bold(`${node.name} ${node.result}`)}${node.error ? `: ${node.error.message.split("\n")[0]}` : ""}; last lines of its log:`);
-    for (const line of node.log) terminal.err(`  ${e.dim(line)}`);
-  }
-  terminal.out(
-    renderTable(
-      ["NODE", "GOAL", "RESULT", "DURATION", "SYSTEM", "ERROR"],
-      report.nodes.map((n) => [
-        c.bold(n.name),
-        report.goal,
-        resultColor(c, n.result)(n.result),
-        `${(n.durationMs / 1000).toFixed(1)}s`,
-        shortStorePath(n.outPath),
-        n.error ? n.error.message.split("\n")[0]!.slice(0, 100) : "",
-      ]),
-      (h) => c.dim(h),
-    ),
-  );
-}
-
-/** `/nix/store/abcd...-nixos-system-web-1-2` -> `abcdefgh-nixos-system-web-1-2`. */
-export function shortStorePath(path: string | null): string {
-  if (path === null) return "-";
-  const base = path.replace(/^\/nix\/store\//, "");
-  return base.replace(/^([0-9a-z]{8})[0-9a-z]{24}/, "$1");
+  const { executeApply } = await import("../../deploy/apply.js");
+  return runDeployment(context, hive, plan.nodes.map((n) => n.name), options, (run) => executeApply(plan, run));
 }

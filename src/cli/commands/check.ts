@@ -1,59 +1,55 @@
 // `hive check`: run the selected nodes' health checks now; exit 1 when any fails.
+import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { checkFleet } from "../../health/check-fleet.js";
-import { SshHost } from "../../host/ssh-host.js";
-import { selectNodes } from "../../selection/selector.js";
-import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../config/ssh-config.js";
-import { resolveSshTarget } from "../../ssh/target.js";
-import { type CommandContext, loadHiveForCommand } from "../context.js";
-import { renderTable } from "../table.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { addHostKeyOption, helpFooter, parseCount, selection } from "../options.js";
+import { createRuntime } from "../runtime.js";
 
-export interface CheckCommandOptions {
+interface CheckFlags {
   on?: string;
   json?: boolean;
   parallel?: number;
+  fast?: boolean;
+  acceptNewHostKeys?: boolean;
 }
 
-export async function runCheck(context: CommandContext, options: CheckCommandOptions): Promise<ExitCode> {
+export function register(program: Command, cli: CliBinding): void {
+  const command = program
+    .command("check")
+    .description("run the selected nodes' health checks now, without deploying")
+    .addOption(selection())
+    .option("--json", "print { nodes: [{ name, healthy, checks: [...] }] } as JSON on stdout")
+    .option("-p, --parallel <n>", "nodes checked at once (default 50)", parseCount)
+    .option("--fast", "one attempt per check, within its timeout (for cron): no retries until the deadline");
+  addHostKeyOption(command)
+    .addHelpText(
+      "after",
+      `\nExit code 1 when any check fails: made for cron jobs and agents.\n` +
+        helpFooter(["hive check                          every node's checks", "hive check --on @ai --json          { nodes: [{ name, healthy, checks: [{ name, passed, latencyMs, output }] }] }"]),
+    )
+    .action(async (options: CheckFlags) => cli.exit(await runCheck(cli.context(), options)));
+}
+
+async function runCheck(context: CommandContext, options: CheckFlags): Promise<ExitCode> {
   const hive = await loadHiveForCommand(context);
+  const { selectNodes } = await import("../../selection/selector.js");
+  const { checkFleet } = await import("../../fleet/check.js");
   const nodes = selectNodes(hive.nodes, options.on);
-  const pool = new SshPool();
-  const sshConfig = loadSshConfig();
-  const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once("SIGINT", onSigint);
+  // Progress only with -v: the table says it all.
+  const runtime = createRuntime(context, hive, { ...options, nodeNames: nodes.map((n) => n.name), interrupt: "stop-commands", ...(context.globals.verbose > 0 ? {} : { reporter: { emit: () => {} } }) });
   let report;
   try {
-    report = await checkFleet(nodes, {
-      hostFor: (node) => new SshHost(node, resolveSshTarget(node, sshConfig), pool),
-      parallel: options.parallel ?? Math.max(hive.meta.parallel, 50),
-      signal: abort.signal,
-    });
+    report = await checkFleet(nodes, { parallel: options.parallel ?? Math.max(hive.meta.parallel, 50), once: options.fast === true }, runtime.context);
   } finally {
-    process.off("SIGINT", onSigint);
-    await pool.closeAll();
+    await runtime.close();
   }
   const { terminal } = context;
-  const c = terminal.color;
-  if (options.json) {
-    terminal.out(JSON.stringify({ nodes: report.map((n) => ({ name: n.name, result: n.healthy ? "succeeded" : "failed", healthy: n.healthy, checks: n.checks })) }, null, 2));
-  } else {
-    const rows = report.flatMap((n) =>
-      n.checks.length === 0
-        ? [[c.bold(n.name), c.dim("(no checks)"), "", "", ""]]
-        : n.checks.map((check) => [
-            c.bold(n.name),
-            check.name,
-            check.passed ? c.green("pass") : c.red("FAIL"),
-            `${check.latencyMs} ms`,
-            check.passed ? (check.description ?? "") : (check.output.split("\n")[0] ?? "").slice(0, 100),
-          ]),
-    );
-    terminal.out(renderTable(["NODE", "CHECK", "RESULT", "LATENCY", "DETAIL"], rows, (h) => c.dim(h)));
-    const failing = report.filter((n) => !n.healthy).map((n) => n.name);
-    terminal.err(failing.length === 0 ? `${report.length}/${report.length} nodes healthy` : `${report.length - failing.length}/${report.length} nodes healthy; failing: ${failing.join(", ")}`);
+  const { checkReportJson, renderCheckTable, summarizeCheck } = await import("../../report/render-check.js");
+  if (options.json) terminal.out(JSON.stringify(checkReportJson(report), null, 2));
+  else {
+    terminal.out(renderCheckTable(report, terminal.color));
+    terminal.err(summarizeCheck(report));
   }
-  if (abort.signal.aborted) return EXIT_CODES.interrupted;
+  if (runtime.context.signal.aborted) return EXIT_CODES.interrupted;
   return report.every((n) => n.healthy) ? EXIT_CODES.success : EXIT_CODES.failed;
 }

@@ -1,30 +1,40 @@
 // `hive history --on NODE`: the node's profile generations, which one runs, and hive's record of each.
+import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { collectHistory, selectHistoryNodes } from "../../fleet/history.js";
-import { renderHistoryTable } from "../../report/render-status.js";
-import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../config/ssh-config.js";
-import { resolveSshTarget } from "../../ssh/target.js";
-import { type CommandContext, loadHiveForCommand } from "../context.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { addHostKeyOption, helpFooter, selection } from "../options.js";
+import { createRuntime } from "../runtime.js";
 
-export interface HistoryCommandOptions {
+interface HistoryFlags {
   on?: string;
   json?: boolean;
   acceptNewHostKeys?: boolean;
 }
 
-export async function runHistory(context: CommandContext, options: HistoryCommandOptions): Promise<ExitCode> {
+export function register(program: Command, cli: CliBinding): void {
+  const command = program
+    .command("history")
+    .description("a node's system generations: number, date, system, which one runs")
+    .addOption(selection("the node (or nodes) to list; required"))
+    .option("--json", "print { nodes: [{ name, generations: [...] }] } as JSON on stdout");
+  addHostKeyOption(command)
+    .addHelpText("after", helpFooter(["hive history --on web-1", "hive history --on web-1 --json | jq '.nodes[0].generations[] | select(.current)'"]))
+    .action(async (options: HistoryFlags) => cli.exit(await runHistory(cli.context(), options)));
+}
+
+async function runHistory(context: CommandContext, options: HistoryFlags): Promise<ExitCode> {
   const hive = await loadHiveForCommand(context);
+  const { collectHistory, selectHistoryNodes } = await import("../../fleet/history.js");
   const nodes = selectHistoryNodes(hive, options.on);
   const { terminal } = context;
-  const pool = new SshPool({ acceptNewHostKeys: options.acceptNewHostKeys === true });
-  const sshConfig = loadSshConfig();
+  const runtime = createRuntime(context, hive, { ...options, nodeNames: [], interrupt: "stop-commands" });
   let report;
   try {
-    report = await collectHistory(nodes, { connect: (node) => pool.connect(resolveSshTarget(node, sshConfig)) });
+    report = await collectHistory(nodes, runtime.context.hostFor);
   } finally {
-    await pool.closeAll();
+    await runtime.close();
   }
+  const { renderHistoryTable } = await import("../../report/render-status.js");
   if (options.json) terminal.out(JSON.stringify(report, null, 2));
   else terminal.out(renderHistoryTable(report, terminal.color));
   for (const node of report.nodes) {

@@ -1,29 +1,43 @@
 // `hive nodes`: the selected nodes and how hive reaches them.
-import { introspectNodes } from "../../config/introspect.js";
+import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { type CommandContext, loadHiveForCommand } from "../context.js";
-import { renderTable } from "../table.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { helpFooter, selection } from "../options.js";
 
-export interface NodesOptions {
+interface NodesFlags {
   on?: string;
   json?: boolean;
 }
 
-export async function runNodes(context: CommandContext, options: NodesOptions): Promise<ExitCode> {
+export function register(program: Command, cli: CliBinding): void {
+  program
+    .command("nodes")
+    .alias("introspect")
+    .description("list the nodes hive.ts defines: host, port, user, tags")
+    .addOption(selection())
+    .option("--json", "print { nodes: [...] } as JSON on stdout")
+    .addHelpText(
+      "after",
+      helpFooter([
+        "hive nodes                          every node in hive.ts order",
+        "hive nodes --on @server             the nodes tagged server",
+        "hive nodes --on '@server&!web-1*' --json | jq -r '.nodes[].targetHost'",
+      ]),
+    )
+    .action(async (options: NodesFlags) => cli.exit(await runNodes(cli.context(), options)));
+}
+
+async function runNodes(context: CommandContext, options: NodesFlags): Promise<ExitCode> {
   const hive = await loadHiveForCommand(context);
+  const { introspectNodes } = await import("../../fleet/nodes.js");
   const nodes = introspectNodes(hive, options.on);
   const { terminal } = context;
   if (options.json) {
     terminal.out(JSON.stringify({ nodes }, null, 2));
     return EXIT_CODES.success;
   }
-  const c = terminal.color;
-  terminal.out(
-    renderTable(
-      ["NAME", "HOST", "PORT", "USER", "TAGS", "BUILD-ON-TARGET"],
-      nodes.map((n) => [c.bold(n.name), n.targetHost, n.targetPort, n.targetUser, n.tags.map((t) => `@${t}`).join(" "), n.buildOnTarget ? "yes" : "no"]),
-      (h) => c.dim(h),
-    ),
-  );
+  const { renderNodesTable } = await import("../../report/render-nodes.js");
+  if (hive.meta.description !== undefined) terminal.err(terminal.errColor.dim(`${hive.meta.name ?? "fleet"}: ${hive.meta.description}`));
+  terminal.out(renderNodesTable(nodes, terminal.color));
   return EXIT_CODES.success;
 }

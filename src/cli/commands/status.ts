@@ -1,50 +1,64 @@
 // `hive status`: per node, what runs against what hive.ts wants; exit 0 only when all are reachable, in sync and healthy.
-import { setMaxListeners } from "node:events";
+import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { collectStatus, isNodeOk } from "../../fleet/status.js";
-import { healthFromChecks } from "../../fleet/status-health.js";
-import { execaRunner } from "../../nix/runner.js";
-import { renderStatusTable, summarizeStatus } from "../../report/render-status.js";
-import { SshPool } from "../../ssh/pool.js";
-import { loadSshConfig } from "../../config/ssh-config.js";
-import { resolveSshTarget } from "../../ssh/target.js";
-import { type CommandContext, loadHiveForCommand } from "../context.js";
+import type { ApplyOptions } from "../../plan/apply-plan.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { machineInfo } from "../deployment.js";
+import { addEvalOptions, addHostKeyOption, helpFooter, selection } from "../options.js";
+import { createRuntime } from "../runtime.js";
 
-export interface StatusCommandOptions {
-  on?: string;
-  json?: boolean;
-  evalNodeLimit?: number;
-  showTrace?: boolean;
-  acceptNewHostKeys?: boolean;
+type StatusFlags = Pick<ApplyOptions, "on" | "evalWorkers" | "evalMemory" | "evalCache" | "showTrace"> & { json?: boolean; acceptNewHostKeys?: boolean };
+
+export function register(program: Command, cli: CliBinding): void {
+  const command = program
+    .command("status")
+    .description("what each node runs against what hive.ts wants: in-sync, drift, activating or unknown")
+    .addOption(selection())
+    .option("--json", "print { nodes: [...], inSync, total } as JSON on stdout");
+  addHostKeyOption(addEvalOptions(command))
+    .addHelpText(
+      "after",
+      `
+Per node: SSH latency, the running system and its generation, when that was activated, the
+verdict against hive.ts (evaluated now, not built), uptime, failed systemd units, health, who
+deployed it, and needs-reboot when the booted kernel differs. Exit 0 only when every selected
+node is reachable, in sync and healthy: fit for cron and scripts.
+` + helpFooter(["hive status                          the whole fleet", `hive status --on @server --json | jq -r '.nodes[] | select(.verdict != "in-sync") | .name'`]),
+    )
+    .action(async (options: StatusFlags) => cli.exit(await runStatus(cli.context(), options)));
 }
 
-export async function runStatus(context: CommandContext, options: StatusCommandOptions): Promise<ExitCode> {
+async function runStatus(context: CommandContext, options: StatusFlags): Promise<ExitCode> {
   const hive = await loadHiveForCommand(context);
+  const { planEvaluation } = await import("../../plan/apply-plan.js");
+  const { collectStatus, isNodeOk } = await import("../../fleet/status.js");
+  const { evaluateNodes } = await import("../../nix/eval.js");
+  const settings = planEvaluation(options, await machineInfo(), hive.nodes.length);
   const { terminal } = context;
-  const abort = new AbortController();
-  setMaxListeners(0, abort.signal);
-  const onSigint = () => abort.abort();
-  process.on("SIGINT", onSigint);
-  const pool = new SshPool({ acceptNewHostKeys: options.acceptNewHostKeys === true });
-  const sshConfig = loadSshConfig();
+  const runtime = createRuntime(context, hive, { ...options, nodeNames: [], interrupt: "stop-commands" });
+  const { context: run } = runtime;
   let report;
   try {
-    report = await collectStatus(options, {
-      hive,
-      runner: execaRunner,
-      connect: (node) => pool.connect(resolveSshTarget(node, sshConfig)),
-      signal: abort.signal,
-      checkHealth: healthFromChecks(abort.signal),
+    report = await collectStatus({ ...(options.on === undefined ? {} : { on: options.on }), eval: settings }, run, async (requests, evalSettings) => {
+      const evaluated: Parameters<Parameters<typeof evaluateNodes>[1]["onEvaluated"]>[0][] = [];
+      await evaluateNodes(requests, {
+        runner: run.runner,
+        flake: hive.meta.flake,
+        settings: evalSettings,
+        env: run.env,
+        signal: run.signal,
+        onEvaluated: (o) => void evaluated.push(o),
+        onWarning: (nodes, message) => run.reporter.emit({ code: "eval.warning", nodes, message }),
+      });
+      return evaluated;
     });
   } finally {
-    process.off("SIGINT", onSigint);
-    await pool.closeAll();
+    await runtime.close();
   }
-  if (abort.signal.aborted) return EXIT_CODES.interrupted;
-
-  if (options.json) {
-    terminal.out(JSON.stringify(report, null, 2));
-  } else {
+  if (run.signal.aborted) return EXIT_CODES.interrupted;
+  const { renderStatusTable, summarizeStatus } = await import("../../report/render-status.js");
+  if (options.json) terminal.out(JSON.stringify(report, null, 2));
+  else {
     terminal.out(renderStatusTable(report, terminal.color));
     terminal.out(summarizeStatus(report, terminal.color));
   }

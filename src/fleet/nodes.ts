@@ -1,6 +1,6 @@
 // What `hive nodes` reports about each selected node: its resolved deployment settings.
 import { selectNodes } from "../selection/selector.js";
-import type { Hive, Node } from "./normalize.js";
+import type { Hive, Node } from "../config/normalize.js";
 
 export interface NodeSummary {
   name: string;

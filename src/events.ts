@@ -1,0 +1,56 @@
+// The one catalogue of events the core emits while it works, each with a stable code; renderers
+// (live, plain lines, newline-delimited JSON with --events) consume them. The core never prints.
+import type { ErrorSummary } from "./errors.js";
+
+/** What happened to one node: every command that acts on nodes reports exactly one of these. */
+export const NODE_RESULTS = ["succeeded", "unchanged", "failed", "rolled-back", "skipped"] as const;
+export type NodeResult = (typeof NODE_RESULTS)[number];
+
+/** Results that make the command exit non-zero. */
+export function isFailure(result: NodeResult): boolean {
+  return result === "failed" || result === "rolled-back";
+}
+
+/** Steps of a node's pipeline, in the order they can happen. */
+export const PHASES = ["eval", "build", "connect", "push", "keys", "activate", "verify", "check", "rollback", "remove-keys", "run"] as const;
+export type Phase = (typeof PHASES)[number];
+
+export type LogSource = "nix" | "activation" | "keys";
+
+/** How one node's `hive exec` ended; every outcome but `exited` means the command's own result is unknown. */
+export const EXEC_OUTCOMES = ["exited", "unreachable", "timed-out", "disconnected", "interrupted", "skipped"] as const;
+export type ExecOutcome = (typeof EXEC_OUTCOMES)[number];
+
+export type HiveEvent =
+  /** A node entered a step of its pipeline. */
+  | { code: "node.phase"; node: string; phase: Phase }
+  /** A line of Nix's, the activation's or a key command's output, attributed to a node where known. */
+  | { code: "node.log"; node: string | null; source: LogSource; line: string }
+  /** A health check attempt ended (passing or not); the live view shows the last one per node. */
+  | { code: "node.check"; node: string; check: string; attempt: number; passed: boolean; output: string }
+  /** A node's final result. */
+  | { code: "node.done"; node: string; result: NodeResult; error: ErrorSummary | null; durationMs: number }
+  /** Evaluation said something the operator should read (Nix's `warning:` and `trace:` lines), once for all nodes that said it. */
+  | { code: "eval.warning"; nodes: string[]; message: string }
+  /** How evaluation went: cache hits, evaluator processes started, their peak memory. */
+  | { code: "eval.summary"; cached: number; evaluated: number; processes: number; peakRssBytes: number | null }
+  /** `hive exec`: a node's command started, printed, or ended. */
+  | { code: "exec.started"; node: string }
+  | { code: "exec.output"; node: string; stream: "stdout" | "stderr"; chunk: Buffer }
+  | { code: "exec.finished"; node: string; result: NodeResult; outcome: ExecOutcome; exitCode: number | null; error: ErrorSummary | null; durationMs: number }
+  /** Something worth knowing that stops nothing. */
+  | { code: "run.warning"; message: string }
+  /**
+   * The operator pressed Ctrl-C (or sent SIGTERM). The first stops new work (`stop-new-work`:
+   * deploys wait for activations under way; `stop-commands`: exec kills its commands), the second stops waiting.
+   */
+  | { code: "run.interrupt"; count: number; effect: "stop-new-work" | "stop-commands" }
+  /** With --events, the run's final report (what --json prints), as its last line. */
+  | { code: "run.result"; report: unknown };
+
+export type EventCode = HiveEvent["code"];
+export type EventOf<C extends EventCode> = Extract<HiveEvent, { code: C }>;
+
+export interface Reporter {
+  emit(event: HiveEvent): void;
+}

@@ -1,0 +1,30 @@
+// Renders `hive check`: one row per check, and which nodes are unhealthy.
+import type { ChalkInstance } from "chalk";
+import type { NodeHealth } from "../fleet/check.js";
+import { renderTable } from "./table.js";
+
+export function checkReportJson(report: readonly NodeHealth[]): unknown {
+  return { nodes: report.map((n) => ({ name: n.name, result: n.healthy ? "succeeded" : "failed", healthy: n.healthy, checks: n.checks })) };
+}
+
+export function renderCheckTable(report: readonly NodeHealth[], c: ChalkInstance): string {
+  const rows = report.flatMap((n) =>
+    n.checks.length === 0
+      ? [[c.bold(n.name), c.dim("(no checks)"), "", "", "", ""]]
+      : n.checks.map((check) => [
+          c.bold(n.name),
+          check.name,
+          check.passed ? c.green("pass") : c.red("FAIL"),
+          String(check.attempts),
+          `${check.latencyMs} ms`,
+          // What a passing check saw is shown too: its description, else its output's first line.
+          check.passed ? (check.description ?? check.output.split("\n")[0] ?? "") : (check.output.split("\n").find((l) => l.trim() !== "") ?? ""),
+        ]),
+  );
+  return renderTable(["NODE", "CHECK", "RESULT", "ATTEMPTS", "LATENCY", "DETAIL"], rows, (h) => c.dim(h));
+}
+
+export function summarizeCheck(report: readonly NodeHealth[]): string {
+  const failing = report.filter((n) => !n.healthy).map((n) => n.name);
+  return failing.length === 0 ? `${report.length}/${report.length} nodes healthy` : `${report.length - failing.length}/${report.length} nodes healthy; failing: ${failing.join(", ")}`;
+}
