@@ -7,7 +7,8 @@ import { isFailure } from "../events.js";
 import { BuildQueue, type BuildOutcome } from "../nix/build.js";
 import { ClosureReader } from "../nix/closure.js";
 import { type EvaluatedNode, evaluateNodes } from "../nix/eval.js";
-import { readFlakeRevision } from "../nix/flake-revision.js";
+import { EvalCache } from "../nix/eval-cache.js";
+import { resolveFlake } from "../nix/flake-ref.js";
 import type { ApplyPlan, PlannedNode } from "../plan/apply-plan.js";
 import type { RunContext } from "../run-context.js";
 import { deployNode } from "./deploy-node.js";
@@ -45,9 +46,10 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
   const ready = new Map<string, Promise<Ready>>();
   const settle = new Map<string, (ready: Ready) => void>();
   for (const name of names) ready.set(name, new Promise((resolve) => settle.set(name, resolve)));
+  const evaluated = new Set<string>();
   const onEvaluated = (outcome: EvaluatedNode) => {
-    const node = planned.get(outcome.node)!;
-    void prepare(node, outcome).then(settle.get(outcome.node)!);
+    evaluated.add(outcome.node);
+    void prepare(planned.get(outcome.node)!, outcome).then(settle.get(outcome.node)!);
   };
   const prepare = async (node: PlannedNode, outcome: EvaluatedNode): Promise<Ready> => {
     if (!outcome.ok) {
@@ -71,13 +73,17 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
     if (plan.keepResult) await keepResult(context, node.name, outcome.outPath);
     return { ok: true, drvPath: outcome.drvPath, outPath: outcome.outPath };
   };
+  // The flake as Nix sees it (an unusable one fails the run here, before any node is touched).
+  const flake = await resolveFlake(plan.flake, context.runner);
   for (const name of names) tracker.phase(name, "eval");
+  const warn = (message: string) => context.reporter.emit({ code: "run.warning", message });
   const evaluation = evaluateNodes(
     plan.nodes.map((n) => ({ node: n.name, attribute: n.node.system })),
     {
       runner: context.runner,
-      flake: plan.flake,
+      flake,
       settings: plan.eval,
+      cache: plan.eval.cache ? new EvalCache(context.cacheDir, warn) : null,
       env: context.env,
       signal: context.signal,
       onEvaluated,
@@ -92,9 +98,10 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
   );
   // Nodes the evaluation never answered for (it failed as a whole, or was interrupted).
   void evaluation.then((failure) => {
-    for (const name of names) {
-      settle.get(name)!({ ok: false });
+    for (const name of names.filter((n) => !evaluated.has(n))) {
       if (failure !== null) tracker.finish(name, { result: "failed", error: summarizeError(failure) });
+      else tracker.skip(name, { code: "E_INTERRUPTED", message: "not evaluated: interrupted" });
+      settle.get(name)!({ ok: false });
     }
   });
 
@@ -110,16 +117,15 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
     return finish(plan, tracker, context, await evaluation);
   }
 
-  const revision = await readFlakeRevision(plan.flake, context.runner);
   const recordBase = {
     system: "",
     goal: plan.goal,
     deployedAt: "",
     deployedBy: context.deployer.name,
     hiveFile: context.hive.file,
-    flake: plan.flake,
-    flakeRevision: revision.commit,
-    flakeDirty: revision.dirty,
+    flake: flake.ref,
+    flakeRevision: flake.commit,
+    flakeDirty: flake.dirty,
     hiveVersion: context.hiveVersion,
   };
   // Read when the first node needs a push, for every node whose system is known by then: a fleet

@@ -3,7 +3,9 @@ import pLimit from "p-limit";
 import type { Node } from "../config/normalize.js";
 import { type ErrorSummary, summarizeError } from "../errors.js";
 import { runHealthChecks } from "../health/checks.js";
-import type { EvaluatedNode, EvalRequest, EvalSettings } from "../nix/eval.js";
+import { type EvaluatedNode, type EvalRequest, type EvalSettings, evaluateNodes } from "../nix/eval.js";
+import { EvalCache } from "../nix/eval-cache.js";
+import { resolveFlake } from "../nix/flake-ref.js";
 import { type NodeFacts, runningGeneration } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { RunContext } from "../run-context.js";
@@ -80,6 +82,26 @@ export interface NodeProbe {
   facts: NodeFacts | null;
   health: NodeHealth | null;
   error: ErrorSummary | null;
+}
+
+/** What hive.ts wants, evaluated as a deploy evaluates it (same evaluators, same cache). */
+export function evaluateDesired(context: RunContext): EvaluateDesired {
+  return async (requests, settings) => {
+    const flake = await resolveFlake(context.hive.meta.flake, context.runner);
+    const warn = (message: string) => context.reporter.emit({ code: "run.warning", message });
+    const evaluated: EvaluatedNode[] = [];
+    await evaluateNodes(requests, {
+      runner: context.runner,
+      flake,
+      settings,
+      cache: settings.cache ? new EvalCache(context.cacheDir, warn) : null,
+      env: context.env,
+      signal: context.signal,
+      onEvaluated: (o) => void evaluated.push(o),
+      onWarning: (nodes, message) => context.reporter.emit({ code: "eval.warning", nodes, message }),
+    });
+    return evaluated;
+  };
 }
 
 /** Evaluate the desired systems and probe every node at the same time; never rejects for a node's failure. */

@@ -1,19 +1,24 @@
-// Evaluates nodes' systems to derivation and output paths, many nodes per `nix eval` process.
-import type { ErrorSummary } from "../errors.js";
+// Evaluates nodes' systems in parallel evaluator processes within a memory budget, streaming each
+// node's result as soon as it is known; answers from the evaluation cache start no process at all.
+//
+// Work is dealt out by stride (node i to worker i mod W), so the first nodes to deploy are
+// evaluated first and at once. An evaluator that grows past its share of the budget is stopped
+// after the node it just finished, and a new one takes its remaining nodes; an error kills only the
+// process it happened in: its node fails with Nix's own message, a new process takes the rest.
+// So a node costs at most one evaluation, whatever the error.
+import { readFileSync } from "node:fs";
+import { type ErrorSummary, FlakeError } from "../errors.js";
+import { parseAttrPath } from "./attr-path.js";
+import type { EvalCache } from "./eval-cache.js";
+import { type WorkerRequest, runEvalWorker } from "./eval-worker.js";
+import type { ResolvedFlake } from "./flake-ref.js";
 import type { ProcessRunner } from "./runner.js";
-import { nixArgs } from "./nix-cli.js";
-import { nixSelect, nixString, parseAttrPath } from "./attr-path.js";
-import { trimNixError } from "./nix-errors.js";
 
 export interface EvalRequest {
   node: string;
   /** Attribute path of the system in the flake. */
   attribute: string;
 }
-
-export type EvalOutcome =
-  | { node: string; ok: true; drvPath: string; outPath: string }
-  | { node: string; ok: false; error: string };
 
 /** How nodes are evaluated: how many evaluators at once, within which memory, with or without the cache. */
 export interface EvalSettings {
@@ -31,13 +36,17 @@ export type EvaluatedNode =
 
 export interface EvaluateNodesOptions {
   runner: ProcessRunner;
-  flake: string;
+  flake: ResolvedFlake;
   settings: EvalSettings;
+  /** Null: no cache (--no-eval-cache, or a source that can not be pinned). */
+  cache: EvalCache | null;
   env?: Record<string, string | undefined>;
-  signal?: AbortSignal;
+  signal: AbortSignal;
   /** Each node's evaluation as soon as it is known. */
   onEvaluated: (outcome: EvaluatedNode) => void;
+  /** Evaluation warnings, once per message with every node that printed it (at the end). */
   onWarning?: (nodes: string[], message: string) => void;
+  /** Each evaluator process started, with the nodes it was given. */
   onProcess?: (nodes: string[]) => void;
 }
 
@@ -45,110 +54,163 @@ export interface EvalStats {
   cached: number;
   evaluated: number;
   processes: number;
+  /** Highest sum of the resident memory of the evaluators running at once (sampled; Linux only). */
   peakRssBytes: number | null;
 }
 
-/** Evaluate `requests` (in the order given: deployment order), reporting each node as it is known. */
+interface Job {
+  output: string;
+  requests: WorkerRequest[];
+}
+
+/** Evaluate `requests` (given in deployment order); throws FlakeError when the flake itself is unusable. */
 export async function evaluateNodes(requests: readonly EvalRequest[], options: EvaluateNodesOptions): Promise<EvalStats> {
-  let processes = 0;
-  const outcomes = await evaluateSystems(requests, {
-    runner: options.runner,
-    flake: options.flake,
-    chunkSize: DEFAULT_EVAL_NODE_LIMIT,
-    showTrace: options.settings.showTrace,
-    env: options.env,
-    signal: options.signal,
-    onProcess: (nodes) => {
-      processes += 1;
-      options.onProcess?.(nodes);
-    },
-  });
-  for (const o of outcomes) {
-    options.onEvaluated(o.ok ? { ...o, cached: false } : { node: o.node, ok: false, error: { code: "E_EVAL", message: o.error.split("\n")[0]! }, log: o.error.split("\n") });
+  const stats: EvalStats = { cached: 0, evaluated: 0, processes: 0, peakRssBytes: null };
+  const cache = options.flake.identity === null ? null : options.cache;
+  const keys = new Map<string, string>();
+  const warnings = new Map<string, Set<string>>();
+  const toEvaluate: EvalRequest[] = [];
+  for (const request of requests) {
+    const key = cache?.key({ flake: options.flake.identity!, node: request.node, attribute: request.attribute, injected: "", showTrace: options.settings.showTrace });
+    const hit = key === undefined ? null : cache!.get(key);
+    if (key !== undefined) keys.set(request.node, key);
+    if (hit !== null) {
+      stats.cached += 1;
+      options.onEvaluated({ node: request.node, ok: true, ...hit, cached: true });
+    } else toEvaluate.push(request);
   }
-  return { cached: 0, evaluated: outcomes.length, processes, peakRssBytes: null };
-}
+  if (toEvaluate.length === 0) return stats;
 
-export interface EvalOptions {
-  runner: ProcessRunner;
-  /** Absolute path or flake reference. */
-  flake: string;
-  /** Nodes per nix process. */
-  chunkSize: number;
-  showTrace?: boolean;
-  env?: Record<string, string | undefined>;
-  signal?: AbortSignal;
-  /** Called once per nix process, for progress and for tests that count processes. */
-  onProcess?: (nodes: string[]) => void;
-}
+  const queue = dealJobs(toEvaluate, options.settings.workers);
+  const perWorker = Math.floor(options.settings.memoryBytes / options.settings.workers);
+  const running = new Map<number, number>(); // pid -> last RSS
+  const sampler = setInterval(() => {
+    let sum = 0;
+    for (const pid of running.keys()) sum += readRss(pid) ?? 0;
+    if (sum > 0) stats.peakRssBytes = Math.max(stats.peakRssBytes ?? 0, sum);
+  }, 100);
+  sampler.unref();
+  let flakeFailure: FlakeError | null = null;
 
-/** The default chunk: one NixOS evaluation takes a few hundred MB, shared nixpkgs makes more sublinear. */
-export const DEFAULT_EVAL_NODE_LIMIT = 10;
+  const runJob = async (job: Job): Promise<void> => {
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    options.signal.addEventListener("abort", onAbort, { once: true });
+    let pid: number | undefined;
+    let previousRss = 0;
+    let largestStep = 0;
+    stats.processes += 1;
+    options.onProcess?.(job.requests.map((r) => r.node));
+    const end = await runEvalWorker(job.requests, {
+      runner: options.runner,
+      flakeRef: options.flake.ref,
+      output: job.output,
+      showTrace: options.settings.showTrace,
+      sourceRoot: options.flake.sourceRoot,
+      env: options.env,
+      signal: stop.signal,
+      onSpawn: (p) => {
+        pid = p;
+        running.set(p, 0);
+      },
+      onEvent: (event) => {
+        switch (event.kind) {
+          case "evaluated": {
+            stats.evaluated += 1;
+            const key = keys.get(event.node);
+            if (key !== undefined) cache!.put(key, { drvPath: event.drvPath, outPath: event.outPath });
+            options.onEvaluated({ node: event.node, ok: true, drvPath: event.drvPath, outPath: event.outPath, cached: false });
+            // Past its share of the budget (or about to be, by the largest step seen): stop after this node.
+            const rss = pid === undefined ? null : readRss(pid);
+            if (rss !== null) {
+              largestStep = Math.max(largestStep, rss - previousRss);
+              previousRss = rss;
+              if (rss + largestStep > perWorker) stop.abort();
+            }
+            break;
+          }
+          case "failed":
+            options.onEvaluated({ node: event.node, ok: false, error: event.error, log: event.log });
+            break;
+          case "warning": {
+            const nodes = warnings.get(event.message) ?? new Set();
+            if (event.node !== null) nodes.add(event.node);
+            warnings.set(event.message, nodes);
+            break;
+          }
+          case "missing":
+            flakeFailure ??= new FlakeError(
+              `the flake ${options.flake.ref} has no ${job.output}.${event.missing.join(`, ${job.output}.`)}` +
+                (event.available.length > 0 ? ` (it has ${event.available.slice(0, 20).join(", ")}${event.available.length > 20 ? ", ..." : ""})` : ""),
+              "name the node's configuration in the flake after the node, or set the node's `system` attribute path in hive.ts",
+            );
+            break;
+          case "started":
+            break;
+        }
+      },
+    });
+    if (pid !== undefined) running.delete(pid);
+    options.signal.removeEventListener("abort", onAbort);
+    if (end.failure !== null) flakeFailure ??= flakeErrorOf(end.failure, options.flake, end.log);
+    // What the process did not get to goes to a new one (unless the run stops).
+    if (end.remaining.length > 0 && flakeFailure === null && !options.signal.aborted) queue.push({ output: job.output, requests: end.remaining });
+  };
 
-/**
- * Evaluate every request. Each chunk is one `nix eval`; a node whose evaluation throws is caught
- * inside the chunk (tryEval) and evaluated alone for its message; an uncatchable error splits the chunk.
- */
-export async function evaluateSystems(requests: readonly EvalRequest[], options: EvalOptions): Promise<EvalOutcome[]> {
-  const outcomes = new Map<string, EvalOutcome>();
-  const chunks: EvalRequest[][] = [];
-  for (let i = 0; i < requests.length; i += options.chunkSize) chunks.push(requests.slice(i, i + options.chunkSize));
-  for (const chunk of chunks) {
-    for (const outcome of await evaluateChunk(chunk, options)) outcomes.set(outcome.node, outcome);
-  }
-  return requests.map((r) => outcomes.get(r.node)!);
-}
-
-async function evaluateChunk(chunk: EvalRequest[], options: EvalOptions): Promise<EvalOutcome[]> {
-  const single = chunk.length === 1;
-  const result = await runEval(chunk, options, !single);
-  if (result.ok) {
-    const outcomes: EvalOutcome[] = [];
-    const retry: EvalRequest[] = [];
-    for (const request of chunk) {
-      const value = result.values[request.node];
-      if (value && value.ok) outcomes.push({ node: request.node, ok: true, drvPath: value.drv, outPath: value.out });
-      else retry.push(request);
-    }
-    // tryEval hides the message; a node that failed is evaluated alone to get it.
-    for (const request of retry) outcomes.push(...(await evaluateChunk([request], options)));
-    return outcomes;
-  }
-  if (single) return [{ node: chunk[0]!.node, ok: false, error: result.error }];
-  const half = Math.ceil(chunk.length / 2);
-  return [...(await evaluateChunk(chunk.slice(0, half), options)), ...(await evaluateChunk(chunk.slice(half), options))];
-}
-
-type EvalValues = Record<string, { ok: true; drv: string; out: string } | { ok: false }>;
-
-async function runEval(
-  chunk: EvalRequest[],
-  options: EvalOptions,
-  catchErrors: boolean,
-): Promise<{ ok: true; values: EvalValues } | { ok: false; error: string }> {
-  options.onProcess?.(chunk.map((r) => r.node));
-  const expression = buildExpression(chunk, options.flake, catchErrors);
-  const args = nixArgs("eval", "--impure", "--json", "--expr", expression);
-  if (options.showTrace) args.push("--show-trace");
-  const result = await options.runner.run("nix", args, { env: options.env, signal: options.signal });
-  if (result.exitCode !== 0) return { ok: false, error: trimNixError(result.stderr) };
   try {
-    return { ok: true, values: JSON.parse(result.stdout) as EvalValues };
-  } catch {
-    return { ok: false, error: `nix eval printed no JSON: ${result.stdout.slice(0, 200)}` };
+    await runPool(queue, options.settings.workers, runJob, () => flakeFailure !== null || options.signal.aborted);
+  } finally {
+    clearInterval(sampler);
+  }
+  if (flakeFailure !== null) throw flakeFailure;
+  for (const [message, nodes] of warnings) options.onWarning?.([...nodes], message);
+  return stats;
+}
+
+/** Up to `workers` jobs at once from a queue that grows as jobs hand back their remainders. */
+async function runPool(queue: Job[], workers: number, run: (job: Job) => Promise<void>, stopped: () => boolean): Promise<void> {
+  const active = new Set<Promise<void>>();
+  for (;;) {
+    while (active.size < workers && queue.length > 0 && !stopped()) {
+      const promise: Promise<void> = run(queue.shift()!).finally(() => active.delete(promise));
+      active.add(promise);
+    }
+    if (active.size === 0) return;
+    await Promise.race(active);
   }
 }
 
-export function buildExpression(chunk: readonly EvalRequest[], flake: string, catchErrors: boolean): string {
-  const entries = chunk.map((request) => {
-    // `or` turns a missing attribute into a throw, which tryEval can catch (a missing attribute is not).
-    const missing = `throw ${nixString(`flake ${flake} has no attribute ${request.attribute}`)}`;
-    const system = `(flake${nixSelect(parseAttrPath(request.attribute))} or (${missing}))`;
-    const value = `{ ok = true; drv = ${system}.drvPath; out = ${system}.outPath; }`;
-    const guarded = catchErrors
-      ? `(let r = builtins.tryEval (builtins.deepSeq ${value} ${value}); in if r.success then r.value else { ok = false; })`
-      : value;
-    return `${nixString(request.node)} = ${guarded};`;
-  });
-  return `let flake = builtins.getFlake ${nixString(flake)}; in { ${entries.join(" ")} }`;
+/** Jobs per output (nixosConfigurations, darwinConfigurations, ...), node i to job i mod workers. */
+function dealJobs(requests: readonly EvalRequest[], workers: number): Job[] {
+  const byOutput = new Map<string, WorkerRequest[]>();
+  for (const request of requests) {
+    const [output, ...path] = parseAttrPath(request.attribute);
+    if (path.length === 0) throw new FlakeError(`node ${request.node}: its system attribute ${request.attribute} names a whole flake output`, "set `system` to the path of the node's toplevel, e.g. nixosConfigurations.<name>.config.system.build.toplevel");
+    byOutput.set(output!, [...(byOutput.get(output!) ?? []), { node: request.node, path, attribute: request.attribute }]);
+  }
+  const jobs: Job[] = [];
+  for (const [output, list] of byOutput) {
+    const lanes = Math.max(1, Math.min(workers, list.length));
+    for (let lane = 0; lane < lanes; lane++) jobs.push({ output, requests: list.filter((_, i) => i % lanes === lane) });
+  }
+  return jobs;
+}
+
+/** The flake-level failure as the run's error, with the fix where one is known. */
+function flakeErrorOf(message: string, flake: ResolvedFlake, log: readonly string[]): FlakeError {
+  if (/requires lock file changes/.test(message)) {
+    const dir = flake.kind === "reference" ? "" : ` in ${flake.sourceRoot}`;
+    return new FlakeError(`the flake's flake.lock does not match the inputs flake.nix declares (${flake.ref})`, `run \`nix flake lock\`${dir}, commit flake.lock, and deploy again`, log);
+  }
+  if (/does not provide attribute/.test(message)) return new FlakeError(message, "check the flake's outputs (`nix flake show`) against the nodes' `system` attributes", log);
+  return new FlakeError(`the flake could not be evaluated: ${message}`, "fix the flake (`nix flake check` shows the same error), then deploy again", log);
+}
+
+function readRss(pid: number): number | null {
+  try {
+    const kib = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kib === undefined ? null : Number(kib) * 1024;
+  } catch {
+    return null;
+  }
 }

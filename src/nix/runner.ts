@@ -9,6 +9,8 @@ export interface RunOptions {
   onStderrLine?: (line: string) => void;
   onStdoutLine?: (line: string) => void;
   signal?: AbortSignal;
+  /** The child's pid once it runs (e.g. to watch its memory). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ProcessResult {
@@ -52,6 +54,7 @@ export const execaRunner: ProcessRunner & ByteRunner = {
       stripFinalNewline: false,
       stdin: options.input === undefined ? "ignore" : "pipe",
     });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     forEachLine(child.stderr, options.onStderrLine);
     forEachLine(child.stdout, options.onStdoutLine);
     const result = await child;

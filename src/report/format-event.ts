@@ -33,8 +33,8 @@ const prefix = (node: string | null, s: FormatStyle) => `${s.color.cyan((node ??
 export function interruptMessage(event: EventOf<"run.interrupt">): string {
   if (event.count > 1) {
     return event.effect === "stop-new-work"
-      ? "interrupted again: not waiting any longer; activations already started finish or revert on their nodes by themselves"
-      : "interrupted again: not waiting any longer";
+      ? "interrupted again: stopped waiting; activations already started finish or revert on their nodes by themselves"
+      : "interrupted again: stopped waiting";
   }
   return event.effect === "stop-new-work"
     ? "interrupted: starting nothing new; activations under way are waited for, and each finishes or reverts by itself (Ctrl-C again to stop waiting)"

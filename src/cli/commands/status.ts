@@ -31,27 +31,14 @@ node is reachable, in sync and healthy: fit for cron and scripts.
 async function runStatus(context: CommandContext, options: StatusFlags): Promise<ExitCode> {
   const hive = await loadHiveForCommand(context);
   const { planEvaluation } = await import("../../plan/apply-plan.js");
-  const { collectStatus, isNodeOk } = await import("../../fleet/status.js");
-  const { evaluateNodes } = await import("../../nix/eval.js");
+  const { collectStatus, evaluateDesired, isNodeOk } = await import("../../fleet/status.js");
   const settings = planEvaluation(options, await machineInfo(), hive.nodes.length);
   const { terminal } = context;
   const runtime = createRuntime(context, hive, { ...options, nodeNames: [], interrupt: "stop-commands" });
   const { context: run } = runtime;
   let report;
   try {
-    report = await collectStatus({ ...(options.on === undefined ? {} : { on: options.on }), eval: settings }, run, async (requests, evalSettings) => {
-      const evaluated: Parameters<Parameters<typeof evaluateNodes>[1]["onEvaluated"]>[0][] = [];
-      await evaluateNodes(requests, {
-        runner: run.runner,
-        flake: hive.meta.flake,
-        settings: evalSettings,
-        env: run.env,
-        signal: run.signal,
-        onEvaluated: (o) => void evaluated.push(o),
-        onWarning: (nodes, message) => run.reporter.emit({ code: "eval.warning", nodes, message }),
-      });
-      return evaluated;
-    });
+    report = await collectStatus({ ...(options.on === undefined ? {} : { on: options.on }), eval: settings }, run, evaluateDesired(run));
   } finally {
     await runtime.close();
   }
