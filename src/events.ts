@@ -49,6 +49,22 @@ export type HiveEvent =
   | { code: "run.result"; report: unknown };
 
 export type EventCode = HiveEvent["code"];
+
+/** What each event means, for docs/cli.md (generated from this table: every code must have a line). */
+export const EVENT_DOCS: { [C in EventCode]: string } = {
+  "node.phase": "A node entered a step: `eval`, `build`, `connect`, `push`, `keys`, `activate`, `verify`, `check`, `rollback`, `remove-keys`.",
+  "node.log": "A line of Nix's, the activation's or a key command's output (`source`), attributed to a node where known.",
+  "node.check": "A health check attempt ended: `check`, `attempt`, `passed`, `output`.",
+  "node.done": "A node's final `result` (see below), with `error` (`{ code, message }`) and `durationMs`.",
+  "eval.warning": "An evaluation warning, once, with every node that printed it.",
+  "eval.summary": "Evaluation figures: nodes from the cache, nodes evaluated, evaluator processes, peak evaluator memory.",
+  "exec.started": "`hive exec`: the command started on a node.",
+  "exec.output": "`hive exec`: output of a node's command (`stream`, and `text` in the JSON form).",
+  "exec.finished": "`hive exec`: a node's command ended (`outcome`, `exitCode`, `error`).",
+  "run.warning": "Something worth knowing that stops nothing.",
+  "run.interrupt": "Ctrl-C or SIGTERM: `count` 1 stops new work (`effect`), 2 stops waiting.",
+  "run.result": "The last line: the run's report, the same document `--json` prints.",
+};
 export type EventOf<C extends EventCode> = Extract<HiveEvent, { code: C }>;
 
 export interface Reporter {

@@ -7,7 +7,7 @@ import { inspect } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Node } from "../config/normalize.js";
 import type { Key } from "../config/schema.js";
-import type { CommandResult } from "../host/host.js";
+import type { CommandResult } from "../node/shell.js";
 import { type ByteRunner, execaRunner } from "../nix/runner.js";
 import { KeyConflictError, KeySourceError, KeyTargetError, KeyUploadError } from "./errors.js";
 import { keyPlacements, normalizeDir, placementConflicts } from "./placement.js";

@@ -1,7 +1,7 @@
 // Places, removes and checks keys on one node over its Host: what apply, upload-keys and status call.
 import { Readable } from "node:stream";
 import type { Node } from "../config/normalize.js";
-import type { CommandResult, Host } from "../host/host.js";
+import type { CommandResult, NodeShell } from "../node/shell.js";
 import { KeyTargetError, KeyUploadError } from "./errors.js";
 import { type KeyPlacement, type UploadAt, keyPlacements } from "./placement.js";
 import {
@@ -20,7 +20,7 @@ import {
 import type { PreparedKeys } from "./sources.js";
 
 /** What key work needs of a node: its settings and a way to run scripts as root. */
-export type KeyHost = Pick<Host, "node" | "runAsRoot">;
+export type KeyHost = Pick<NodeShell, "runAsRoot"> & { readonly node: Node };
 
 /** Which keys an upload places: apply uploads each phase at its moment, upload-keys all at once. */
 export type UploadPhase = UploadAt | "all";

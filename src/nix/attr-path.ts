@@ -30,8 +30,3 @@ export function parseAttrPath(path: string): string[] {
 export function nixString(value: string): string {
   return JSON.stringify(value).replace(/\$/g, "\\$");
 }
-
-/** `.a."b.c".d` for use after an expression. */
-export function nixSelect(names: readonly string[]): string {
-  return names.map((n) => `.${nixString(n)}`).join("");
-}
