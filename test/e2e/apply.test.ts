@@ -311,7 +311,10 @@ describe("hive apply", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.doc.nodes).toHaveLength(6);
     expect(calls().filter((c) => c.startsWith("nix eval"))).toHaveLength(2); // 6 nodes, 2 workers
-    expect(calls().filter((c) => c.startsWith("nix-store --realise"))).toHaveLength(1);
+    // Builds stream: nodes evaluated while a realise runs go into the next one, so at most one per node.
+    const realises = calls().filter((c) => c.startsWith("nix-store --realise")).length;
+    expect(realises).toBeGreaterThanOrEqual(1);
+    expect(realises).toBeLessThanOrEqual(6);
 
     writeFileSync(logFile, "");
     const again = apply(["build"], env);
