@@ -213,14 +213,19 @@ function checkLog(failed: readonly CheckOutcome[]): string[] {
   return failed.flatMap((c) => [`check ${c.name} (${c.attempts} attempts):`, ...c.output.split("\n")]);
 }
 
-/** switch-to-configuration's own error line, not hive's words about it. */
+/**
+ * switch-to-configuration's own error line: of what it printed before the supervisor noted its
+ * exit, the last line that says `error`, else its last line; never hive's words, nor what the
+ * return to the previous system printed afterwards.
+ */
 export function activationError(exitCode: number | null, output: readonly string[]): { code: ErrorCode; message: string } {
-  const own = output.filter((l) => l.trim() !== "" && !l.startsWith("hive: "));
+  const end = output.findIndex((l) => /^hive: switch-to-configuration \S+ exited/.test(l));
+  const own = (end === -1 ? output : output.slice(0, end)).filter((l) => l.trim() !== "" && !l.startsWith("hive: "));
   if (exitCode === 4) {
     const units = parseFailedUnits(output.join("\n"));
     return { code: "E_UNITS_FAILED", message: `switch-to-configuration exited 4: some units failed${units.length > 0 ? `: ${units.join(", ")}` : ""}` };
   }
-  const last = own.at(-1);
+  const last = own.filter((l) => /\berror\b/i.test(l)).at(-1) ?? own.at(-1);
   return { code: "E_ACTIVATION", message: `switch-to-configuration exited ${exitCode ?? "without a status"}${last ? `: ${last}` : ""}` };
 }
 

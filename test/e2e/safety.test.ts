@@ -252,20 +252,79 @@ describe("node lock", () => {
     await setNodeKnobs(fx.flakeDir, "t1", {});
   });
 
-  it("detects the lock of a SIGKILLed run as stale", async () => {
-    await deployBaseline(["t2"], "m1");
+  it("a run killed during its health checks leaves the node to return by itself; the next run takes over its stale lock", async () => {
+    const baseline = (await deployBaseline(["t2"], "m1"))["t2"]!;
     const slow = `${fx.dir}/slow-check.hive.ts`;
-    writeHive(slow, lab, fx.flakeDir, [{ name: "t2", extra: { healthChecks: { slow: { cmd: "sleep 20", timeout: 30, deadline: 30 } } } }]);
+    // The node waits for hive's decision for confirmTimeout plus the longest check's deadline: 1 + 8 s.
+    writeHive(slow, lab, fx.flakeDir, [{ name: "t2", extra: { confirmTimeout: 1, healthChecks: { slow: { cmd: "sleep 6", timeout: 8, deadline: 8 } } } }]);
     await setVersion(fx.flakeDir, "m2");
     const hive = startHive(["-f", slow, "apply", "--on", "t2"]);
     await waitFor("the health check phase", async () => hive.stderr().includes("t2 | check"), 60_000);
     const holder = await execOnNode(lab, "t2", "cat /run/hive/lock.json");
     expect(holder.stdout).toContain(`"pid":${hive.pid}`);
+    // The node runs the new system, unconfirmed: killed now, hive never confirms it.
+    expect(await fetchFromNode(lab, "t2")).toEqual({ status: 200, body: "t2 m2" });
     hive.kill("SIGKILL");
     await hive.done;
+
+    // While the node waits out its window, another run is told so, and changes nothing.
+    const during = applyJson(["apply", "--on", "t2"]);
+    expect(during.code).toBe(1);
+    expect(during.byName["t2"]!.error).toMatchObject({ code: "E_LOCKED" });
+    expect(during.byName["t2"]!.error!.message).toMatch(/an activation is still running on the node/);
+
+    // Nobody confirmed: the node returns to the system that passed its checks, by itself.
+    await waitFor("the node's own revert", async () => (await execOnNode(lab, "t2", 'd=$(ls -t /run/hive/activations | head -1); cat "/run/hive/activations/$d/result" 2>/dev/null')).stdout.trim() === "reverted-unconfirmed", 30_000);
+    const after = await nodeState(lab, "t2");
+    expect(after.current).toBe(baseline.current);
+    expect(after.profile).toBe(baseline.profile);
+    expect(await fetchFromNode(lab, "t2")).toEqual({ status: 200, body: "t2 m1" });
+
+    // Hence a re-apply is a real deploy (not "unchanged"), and takes over the dead run's lock.
     const next = runHive(["-f", fx.hiveFile, "apply", "--on", "t2"]);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toMatch(new RegExp(`t2: took over a stale lock \\(root@\\S+, pid ${hive.pid}, since`));
+    expect(next.stdout).toMatch(/^t2\s+switch\s+succeeded/m);
+    expect(await fetchFromNode(lab, "t2")).toEqual({ status: 200, body: "t2 m2" });
+  });
+
+  it("a node already on the desired system still has its checks run: a dead service is no success", async () => {
+    await deployBaseline(["t3"], "h1");
+    const state = await nodeState(lab, "t3");
+    const killed = await execOnNode(lab, "t3", 'kill "$(cat /run/hive-lab-web.pid)"');
+    expect(killed.exitCode).toBe(0);
+    const run = applyJson(["apply", "--on", "t3"]);
+    expect(run.code).toBe(1);
+    expect(run.byName["t3"]).toMatchObject({ result: "failed", error: { code: "E_HEALTH" } });
+    expect(run.byName["t3"]!.error!.message).toMatch(/already runs the desired system, but health check web fails/);
+    expect(await nodeState(lab, "t3")).toEqual(state); // nothing was changed
+    await execOnNode(lab, "t3", "/run/current-system/bin/switch-to-configuration test");
+  });
+
+  it("a run that lost its lock to --force-unlock stops before changing the node; the other run's deploy stands", async () => {
+    await deployBaseline(["t4"], "k1");
+    await setVersion(fx.flakeDir, "k2");
+    // Run A is stopped (SIGSTOP, a laptop asleep) while it pushes its closure...
+    await setNodeKnobs(fx.flakeDir, "t4", { payloadKiB: 65536 });
+    const a = startHive(["-f", fx.hiveFile, "apply", "--on", "t4"]);
+    await waitFor("run A to push", async () => a.stderr().includes("t4 | push"), 60_000);
+    a.kill("SIGSTOP");
+    expect((await execOnNode(lab, "t4", "cat /run/hive/lock.json")).stdout).toContain(`"pid":${a.pid}`);
+    // ...and run B breaks its lock and deploys k3.
+    await setNodeKnobs(fx.flakeDir, "t4", {});
+    await setVersion(fx.flakeDir, "k3");
+    const b = applyJson(["apply", "--on", "t4", "--force-unlock"]);
+    expect(b.code, b.stderr).toBe(0);
+    expect(await fetchFromNode(lab, "t4")).toEqual({ status: 200, body: "t4 k3" });
+    const afterB = await nodeState(lab, "t4");
+    // A wakes up: it must not overwrite B's deploy.
+    a.kill("SIGCONT");
+    const runA = await a.done;
+    // A fails (its lock is gone: refused on the node, or its stopped connection was dropped) and changes nothing.
+    expect(runA.code, runA.stderr).toBe(1);
+    expect(runA.stdout).toMatch(/^t4\s+switch\s+failed\s+.*E_(LOCK_LOST|PUSH|SSH_DISCONNECTED)/m);
+    expect(await nodeState(lab, "t4")).toEqual(afterB);
+    expect(await fetchFromNode(lab, "t4")).toEqual({ status: 200, body: "t4 k3" });
   });
 });
 
