@@ -231,9 +231,14 @@ describe("hive rollback and hive check", () => {
     await execOnNode(lab, "t2", "kill $(cat /run/hive-lab-web.pid)");
     const sick = runHive(["-f", fx.hiveFile, "check", "--on", "t1,t2"]);
     expect(sick.code).toBe(1);
-    expect(sick.stdout).toMatch(/^t1\s+web\s+pass\s+\d+ ms/m);
-    expect(sick.stdout).toMatch(/^t2\s+web\s+FAIL\s+\d+ ms\s+GET http:\/\/[\d.]+:80\/health: ECONNREFUSED/m);
+    // A passing check shows what it saw too; a failing one how many attempts it made.
+    expect(sick.stdout).toMatch(/^t1\s+web\s+pass\s+1\s+\d+ ms\s+\S/m);
+    expect(sick.stdout).toMatch(/^t2\s+web\s+FAIL\s+\d+\s+\d+ ms\s+GET http:\/\/[\d.]+:80\/health: ECONNREFUSED/m);
     expect(sick.stderr).toContain("1/2 nodes healthy; failing: t2");
+    // --fast: one attempt, for cron.
+    const fast = runHive(["-f", fx.hiveFile, "check", "--on", "t2", "--fast", "--json"]);
+    expect(fast.code).toBe(1);
+    expect(JSON.parse(fast.stdout).nodes[0].checks[0]).toMatchObject({ name: "web", passed: false, attempts: 1 });
   });
 });
 
