@@ -2,7 +2,8 @@
 #
 # Each toplevel is a plain derivation (no nixpkgs) whose bin/switch-to-configuration drives
 # one busybox httpd "service" (hive-lab-web.service) inside a lab node. Knobs per node in
-# nodes.json: version, failActivation, unitsFailed, unhealthy, activationSleep, payloadKiB.
+# nodes.json: version, failActivation, unitsFailed, unhealthy, activationSleep, payloadKiB,
+# failBuild (a dependency of the toplevel fails to build).
 #
 # Node state the script keeps (all inside the node's own mount namespace):
 #   /run/current-system            the active system (as on NixOS)
@@ -17,6 +18,25 @@
       data = builtins.fromJSON (builtins.readFile ./nodes.json);
       system = data.system or "x86_64-linux";
       toBool = v: if v then "1" else "0";
+
+      # A dependency of each toplevel, as a NixOS system has hundreds: the web service's config.
+      # failBuild makes it fail to build, with a message in its own build log.
+      mkWebConfig = name: knobs: builtins.derivation {
+        inherit system;
+        name = "lab-web-config-${name}";
+        builder = "/bin/sh";
+        args = [ "-c" ''
+          echo "writing the web service's configuration for $nodeName"
+          if [ "$failBuild" = 1 ]; then
+            echo "web.conf line 3: unknown setting 'listne' (did you mean 'listen'?)" >&2
+            exit 1
+          fi
+          echo "listen 80" > "$out"
+        '' ];
+        PATH = "/usr/bin:/bin";
+        nodeName = name;
+        failBuild = toBool (knobs.failBuild or false);
+      };
 
       mkToplevel = name: knobs:
         let
@@ -35,6 +55,7 @@
           unhealthy = toBool (knobs.unhealthy or false);
           activationSleep = toString (knobs.activationSleep or 0);
           payloadKiB = toString (knobs.payloadKiB or 0);
+          webConfig = mkWebConfig name knobs;
           switchScript = ./switch-to-configuration.sh;
         };
 

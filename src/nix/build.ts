@@ -90,10 +90,12 @@ async function describeBuildFailure(
   const logged = await options.runner.run("nix-store", ["--read-log", culprit], { env: options.env, signal: options.signal });
   const log = logged.exitCode === 0 ? logged.stdout.split("\n").filter((l) => l.trim() !== "").slice(-BUILD_LOG_TAIL) : [];
   const more = culprits.length > 1 ? ` (and ${culprits.length - 1} more)` : "";
+  // The cause is the failing builder's own words: its last line that says error, else its last line.
+  const cause = log.filter((l) => /error|fail|unknown|not found/i.test(l)).at(-1) ?? log.at(-1);
   return {
     node: request.node,
     ok: false,
-    error: { code: "E_BUILD", message: `${culprit} failed to build: ${failedDrvs.get(culprit)}${more}` },
+    error: { code: "E_BUILD", message: `${culprit} failed to build (${failedDrvs.get(culprit)})${cause ? `: ${cause.trim()}` : ""}${more}` },
     log: [`build log of ${culprit}:`, ...log],
   };
 }

@@ -80,6 +80,8 @@ export interface LabNodeKnobs {
   unhealthy?: boolean;
   activationSleep?: number;
   payloadKiB?: number;
+  /** A dependency of the toplevel fails to build (its own log says why). */
+  failBuild?: boolean;
 }
 
 /** Contents of a lab flake's nodes.json. */
