@@ -22,9 +22,12 @@ beforeAll(async () => {
     return;
   }
   fx = await makeHiveFixture(lab, lab.nodes.map((n) => ({ name: n.name, tags: n.name === "t1" || n.name === "t2" ? ["server"] : [] })), { version: "fh0" });
-  await setVersion(fx.flakeDir, "fh1");
-  const baseline = runHive(["-f", fx.hiveFile, "apply", "--on", "t1,t2,t3"]);
-  expect(baseline.code, baseline.stderr).toBe(0);
+  // Two generations, so there is one to roll back to.
+  for (const version of ["fh0", "fh1"]) {
+    await setVersion(fx.flakeDir, version);
+    const baseline = runHive(["-f", fx.hiveFile, "apply", "--on", "t1,t2,t3"]);
+    expect(baseline.code, baseline.stderr).toBe(0);
+  }
 });
 
 type Doc = { goal: string; nodes: { name: string; result: string; outPath: string | null; drvPath: string | null; error: { code: string; message: string } | null; changes?: string[] | null }[] };
