@@ -97,10 +97,11 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
     (error: unknown) => error,
   );
   // Nodes the evaluation never answered for (it failed as a whole, or was interrupted).
+  // A failure of the evaluation as a whole (the flake itself) is the run's error, said once: the
+  // nodes it never answered for are not each failed with it.
   void evaluation.then((failure) => {
     for (const name of names.filter((n) => !evaluated.has(n))) {
-      if (failure !== null) tracker.finish(name, { result: "failed", error: summarizeError(failure) });
-      else tracker.skip(name, { code: "E_INTERRUPTED", message: "not evaluated: interrupted" });
+      if (failure === null) tracker.skip(name, { code: "E_INTERRUPTED", message: "not evaluated: interrupted" });
       settle.get(name)!({ ok: false });
     }
   });

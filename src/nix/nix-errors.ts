@@ -1,4 +1,5 @@
 // Nix's own error messages, kept whole and said once: what hive shows when Nix fails.
+import { stripVTControlCharacters } from "node:util";
 
 /** Nix's error without the noise: drop warnings and blank lines, keep at most `maxLines` lines. */
 export function trimNixError(stderr: string, maxLines = 20): string {
@@ -15,7 +16,9 @@ export function trimNixError(stderr: string, maxLines = 20): string {
 
 /** Nix's own warning lines worth showing (not hive's traces, not the dirty-tree notice hive records itself). */
 export function warningOf(line: string): string | null {
-  const match = /^(?:trace: )?(?:evaluation )?warning: (.*)$/.exec(line);
+  // nixpkgs' lib.warn colours its word on older Nix: `trace: \e[1;35mevaluation warning:\e[0m ...`.
+  const plain = stripVTControlCharacters(line);
+  const match = /^(?:trace: )?(?:evaluation )?warning: (.*)$/.exec(plain);
   if (!match) return null;
   if (/^Git tree '.*' is dirty$/.test(match[1]!) || /^unknown setting/.test(match[1]!)) return null;
   return match[1]!;

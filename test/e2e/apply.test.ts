@@ -1,12 +1,13 @@
 // End-to-end: hive build and hive apply on the lab, judged by each node's real state.
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { buildLabSystem, cutNetwork, execOnNode, labNixEnv, restoreNetwork, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
 import { parseHiveJson, runHive, startHive } from "../cli/run-hive.js";
 import { fetchFromNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
+import { countNixCalls } from "./nix-calls.js";
 
 const getLab = useLab();
 let lab: Lab;
@@ -298,16 +299,9 @@ describe("hive apply", () => {
 
   it("evaluates in --eval-workers processes, builds in one invocation, and re-applies from the evaluation cache", async () => {
     await setVersion(fx.flakeDir, `g1-${Date.now()}`);
-    const bin = join(fx.dir, "counting-bin");
-    const logFile = join(fx.dir, "calls.log");
-    mkdirSync(bin, { recursive: true });
-    for (const tool of ["nix", "nix-store"]) {
-      const real = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).stdout.trim();
-      writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" | head -c 200 >> ${logFile}; echo >> ${logFile}\nexec ${real} "$@"\n`);
-      chmodSync(join(bin, tool), 0o755);
-    }
-    const env = { PATH: `${bin}:${process.env["PATH"]}`, XDG_CACHE_HOME: join(fx.dir, "cache") };
-    const calls = () => readFileSync(logFile, "utf8").split("\n").filter((l) => l !== "");
+    const nix = countNixCalls(fx.dir);
+    const env = { ...nix.env, XDG_CACHE_HOME: join(fx.dir, "cache") };
+    const calls = nix.calls;
     const run = apply(["build", "--eval-workers", "2"], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.doc.nodes).toHaveLength(6);
@@ -317,7 +311,7 @@ describe("hive apply", () => {
     expect(realises).toBeGreaterThanOrEqual(1);
     expect(realises).toBeLessThanOrEqual(6);
 
-    writeFileSync(logFile, "");
+    nix.reset();
     const again = apply(["build"], env);
     expect(again.code, again.stderr).toBe(0);
     expect(again.doc.nodes.map((n) => n.outPath)).toEqual(run.doc.nodes.map((n) => n.outPath));

@@ -192,7 +192,7 @@ describe("hive upload-keys", () => {
     const watched = await watcher.stop();
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^t1\s+succeeded\s+2 written\s+/m);
-    expect(run.stderr).toMatch(/t1 \| upload/);
+    expect(run.stderr).toMatch(/t1 \| keys/);
 
     // On the node: content, owner, group and mode; destDir made 0750 root:keys; no temp file left.
     expect(await onNode("t1", "cat /run/keys/db")).toBe(SECRET_A);
@@ -336,11 +336,14 @@ describe("hive upload-keys", () => {
     const json = await uploadKeys(["apply", "keys", "--on", "t6"]);
     expect(json.doc).toMatchObject({ goal: "keys", nodes: [{ name: "t6", result: "unchanged" }] });
 
-    // Like every `hive apply`, goal keys needs --on when hive.ts forbids applying to all nodes.
+    // Like every `hive apply`, goal keys (and upload-keys) needs --on when hive.ts forbids acting on all nodes.
     writeHive(fx.hiveFile, lab, fx.flakeDir, [{ name: "t6", extra: { keys: { k: { file: join(secretsDir, "a.secret"), permissions: "0644" } } } }], { allowApplyAll: false });
     const refused = await hive(["apply", "keys"]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain("meta.allowApplyAll = false");
-    expect((await hive(["upload-keys"])).code).toBe(0);
+    const refusedToo = await hive(["upload-keys"]);
+    expect(refusedToo.code).toBe(2);
+    expect(refusedToo.stderr).toContain("hive upload-keys on every node needs an explicit selection");
+    expect((await hive(["upload-keys", "--on", "t6"])).code).toBe(0);
   });
 });

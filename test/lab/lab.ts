@@ -9,4 +9,4 @@ export { findFreeSubnet } from "./network.js";
 export { readLabPids, readNodePids, type NodePids } from "./node-runtime.js";
 export { isProcessRunning, type ProcessId } from "./processes.js";
 export { cutNetwork, execOnNode, killService, rebootNode, resetNode, restoreNetwork, startSshd, stopSshd } from "./faults.js";
-export { LAB_NIX_CONFIG, buildLabSystem, labNixEnv, labSshOptions, makeLabFlake, setNodeKnobs, setVersion } from "./lab-flake.js";
+export { LAB_FLAKE_SOURCE, LAB_NIX_CONFIG, buildLabSystem, labNixEnv, labSshOptions, makeLabFlake, setNodeKnobs, setVersion } from "./lab-flake.js";
