@@ -99,6 +99,7 @@ export function evaluateDesired(context: RunContext): EvaluateDesired {
       signal: context.signal,
       onEvaluated: (o) => void evaluated.push(o),
       onWarning: (nodes, message) => context.reporter.emit({ code: "eval.warning", nodes, message }),
+      missing: "node-error",
     });
     return evaluated;
   };
@@ -107,10 +108,16 @@ export function evaluateDesired(context: RunContext): EvaluateDesired {
 /** Evaluate the desired systems and probe every node at the same time; never rejects for a node's failure. */
 export async function collectStatus(options: StatusOptions, context: RunContext, evaluate: EvaluateDesired): Promise<StatusReport> {
   const nodes = selectNodes(context.hive.nodes, options.on);
-  const evaluation = evaluate(nodes.map((n) => ({ node: n.name, attribute: n.system })), options.eval);
+  // A flake that does not evaluate at all leaves every node's desired system unknown; the probes
+  // still run, and the error is the run's, raised once they are done.
+  const evaluation = evaluate(nodes.map((n) => ({ node: n.name, attribute: n.system })), options.eval).then(
+    (evaluated) => ({ evaluated, error: null }),
+    (error: unknown) => ({ evaluated: [] as EvaluatedNode[], error }),
+  );
   const limit = pLimit(options.parallel ?? Math.max(1, nodes.length));
   const probes = Promise.all(nodes.map((node) => limit(() => probeNode(node, context))));
-  const [evaluated, probed] = await Promise.all([evaluation, probes]);
+  const [{ evaluated, error }, probed] = await Promise.all([evaluation, probes]);
+  if (error !== null) throw error;
   const desired = new Map(evaluated.map((e) => [e.node, e]));
   const statuses = probed.map((probe) => judge(probe, desired.get(probe.name)));
   return { nodes: statuses, inSync: statuses.filter((s) => s.verdict === "in-sync").length, total: statuses.length };

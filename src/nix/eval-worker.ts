@@ -20,8 +20,8 @@ export type WorkerEvent =
   | { kind: "evaluated"; node: string; drvPath: string; outPath: string }
   | { kind: "failed"; node: string; error: ErrorSummary; log: string[] }
   | { kind: "warning"; node: string | null; message: string }
-  /** Output names the flake does not have: the run's error, not a node's. */
-  | { kind: "missing"; missing: string[]; available: string[] };
+  /** Nodes whose output name the flake does not have (the others are evaluated after this). */
+  | { kind: "missing"; nodes: string[]; missing: string[]; available: string[] };
 
 export interface WorkerEnd {
   /** Nodes given to the process that it neither evaluated nor failed (it was stopped, or died). */
@@ -53,13 +53,15 @@ export function workerExpression(requests: readonly WorkerRequest[]): string {
   return `root:
 let
   requests = builtins.fromJSON ${nixString(json)};
-  missing = builtins.filter (r: !(builtins.hasAttr (builtins.head r.path) root)) requests;
+  has = r: builtins.hasAttr (builtins.head r.path) root;
+  missing = builtins.filter (r: !(has r)) requests;
   get = r: builtins.foldl' (v: k: v.\${k} or (throw "the flake has no attribute \${r.attribute}")) root r.path;
   one = r: builtins.trace "hive:start \${r.name}" (
     let s = get r; in builtins.seq s.drvPath (builtins.trace ("hive:done " + builtins.toJSON { node = r.name; drv = s.drvPath; out = s.outPath; }) null));
+  run = builtins.foldl' (acc: r: builtins.seq (one r) acc) null (builtins.filter has requests);
 in
-  if missing != [] then builtins.trace ("hive:missing " + builtins.toJSON { missing = map (r: builtins.head r.path) missing; available = builtins.attrNames root; }) null
-  else builtins.foldl' (acc: r: builtins.seq (one r) acc) null requests`;
+  if missing != [] then builtins.trace ("hive:missing " + builtins.toJSON { nodes = map (r: r.name) missing; missing = map (r: builtins.head r.path) missing; available = builtins.attrNames root; }) run
+  else run`;
 }
 
 /** Run one evaluator over `requests`; resolves when it ends, however it ends. */
@@ -89,8 +91,9 @@ export async function runEvalWorker(requests: readonly WorkerRequest[], options:
           current = null;
           options.onEvent({ kind: "evaluated", node: done.node, drvPath: done.drv, outPath: done.out });
         } else if (kind === "missing") {
-          const { missing, available } = JSON.parse(payload) as { missing: string[]; available: string[] };
-          options.onEvent({ kind: "missing", missing, available });
+          const { nodes, missing, available } = JSON.parse(payload) as { nodes: string[]; missing: string[]; available: string[] };
+          for (const node of nodes) settled.add(node);
+          options.onEvent({ kind: "missing", nodes, missing, available });
         }
         return;
       }

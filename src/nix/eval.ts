@@ -48,6 +48,11 @@ export interface EvaluateNodesOptions {
   onWarning?: (nodes: string[], message: string) => void;
   /** Each evaluator process started, with the nodes it was given. */
   onProcess?: (nodes: string[]) => void;
+  /**
+   * A node whose configuration the flake does not have: the run's error (deploys: exit 2 before any
+   * node is touched), or that node's own (status: the node is unknown, the others are judged).
+   */
+  missing?: "run-error" | "node-error";
 }
 
 export interface EvalStats {
@@ -138,13 +143,17 @@ export async function evaluateNodes(requests: readonly EvalRequest[], options: E
             warnings.set(event.message, nodes);
             break;
           }
-          case "missing":
-            flakeFailure ??= new FlakeError(
-              `the flake ${options.flake.ref} has no ${job.output}.${event.missing.join(`, ${job.output}.`)}` +
-                (event.available.length > 0 ? ` (it has ${event.available.slice(0, 20).join(", ")}${event.available.length > 20 ? ", ..." : ""})` : ""),
-              "name the node's configuration in the flake after the node, or set the node's `system` attribute path in hive.ts",
-            );
+          case "missing": {
+            const has = event.available.length > 0 ? ` (it has ${event.available.slice(0, 20).join(", ")}${event.available.length > 20 ? ", ..." : ""})` : "";
+            const hint = "name the node's configuration in the flake after the node, or set the node's `system` attribute path in hive.ts";
+            if (options.missing === "node-error") {
+              event.nodes.forEach((node, i) => options.onEvaluated({ node, ok: false, error: { code: "E_FLAKE", message: `the flake has no ${job.output}.${event.missing[i]}${has}` }, log: [hint] }));
+            } else {
+              flakeFailure ??= new FlakeError(`the flake ${options.flake.ref} has no ${job.output}.${event.missing.join(`, ${job.output}.`)}${has}`, hint);
+              stop.abort();
+            }
             break;
+          }
           case "started":
             break;
         }

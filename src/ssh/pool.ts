@@ -32,6 +32,8 @@ export class SshPool {
   private readonly hops = new Map<string, Promise<Ssh2Connection>>();
   private readonly fresh = new Set<Ssh2Connection>();
   private readonly base: Omit<OpenConnectionOptions, "target" | "endpoint" | "settings" | "sock">;
+  /** Set by closeAll: a connection that completes afterwards is closed at once, not kept. */
+  private closing = false;
 
   constructor(options: SshPoolOptions = {}) {
     const agent = "agent" in options ? options.agent : process.env["SSH_AUTH_SOCK"];
@@ -48,6 +50,7 @@ export class SshPool {
 
   /** The node's open connection, else a new one; concurrent callers share one attempt. */
   connect(target: SshTarget): Promise<SshConnection> {
+    if (this.closing) return Promise.reject(new Error("the SSH pool is closed"));
     const key = [target.node, endpointKey(target), ...jumpsOf(target).map(endpointKey)].join("\n");
     return this.share(this.nodes, key, () => this.open(target));
   }
@@ -58,7 +61,12 @@ export class SshPool {
    * closes it; closeAll closes it too if the caller did not.
    */
   async connectFresh(target: SshTarget): Promise<SshConnection> {
+    if (this.closing) throw new Error("the SSH pool is closed");
     const connection = await this.open(target);
+    if (this.closing) {
+      void connection.closeAndWait();
+      throw new Error("the SSH pool was closed while this connection opened");
+    }
     this.fresh.add(connection);
     connection.onClose(() => this.fresh.delete(connection));
     return connection;
@@ -76,6 +84,7 @@ export class SshPool {
 
   /** Close every connection, nodes before the jump hosts they go through. */
   async closeAll(): Promise<void> {
+    this.closing = true;
     const close = async (pending: Promise<Ssh2Connection>[]) => {
       await Promise.all(pending.map((p) => p.then((c) => c.closeAndWait(), () => undefined)));
     };
@@ -115,6 +124,11 @@ export class SshPool {
     if (existing) return existing;
     const pending = open().then(
       (connection) => {
+        if (this.closing) {
+          // Opened after closeAll: nobody will close it later.
+          void connection.closeAndWait();
+          throw new Error("the SSH pool was closed while this connection opened");
+        }
         connection.onClose(() => {
           if (map.get(key) === pending) map.delete(key);
         });

@@ -48,7 +48,7 @@ beforeAll(() => {
 
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-describe("in-process export", () => {
+describe("in-process export", { timeout: 60_000 }, () => {
   it("writes the same NAR as nix-store --dump", async () => {
     expect(await collect(narChunks(tree))).toEqual(nixStore("--dump", tree));
   });

@@ -51,7 +51,7 @@ async function push(root: string, closure: readonly StorePathInfo[]): Promise<{ 
   }
 }
 
-describe("pushClosure over nix-store --serve --write", () => {
+describe("pushClosure over nix-store --serve --write", { timeout: 60_000 }, () => {
   it("brings a closure into another store whole, then finds nothing to send", async () => {
     const root = join(scratch, "other-store");
     const closure = await closures.closure(top);
