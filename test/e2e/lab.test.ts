@@ -346,12 +346,14 @@ describe("lab lifecycle", () => {
   it("runs a second lab beside the first, and its down leaves nothing behind", async () => {
     const lab = getLab();
     const release = await acquireLabLock("t2");
-    const second = await upLab({ name: "t2", subnet: "10.79", nodes: 2 }).catch((error: unknown) => {
+    // A subnet nobody uses (other labs may run on this machine).
+    const subnet = await findFreeSubnet();
+    const second = await upLab({ name: "t2", subnet, nodes: 2 }).catch((error: unknown) => {
       release();
       throw error;
     });
     try {
-      expect(second.nodes.map((n) => n.address)).toEqual(["10.79.1.1", "10.79.1.2"]);
+      expect(second.nodes.map((n) => n.address)).toEqual([`${subnet}.1.1`, `${subnet}.1.2`]);
       const [mine, theirs] = await Promise.all([ssh(lab, "root", "t1", "echo test"), ssh(second, "root", "node-2", "echo t2")]);
       expect([mine.stdout, theirs.stdout]).toEqual(["test\n", "t2\n"]);
       expect(existsSync("/sys/class/net/hb-t2")).toBe(true);
