@@ -333,6 +333,63 @@ describe("node lock", () => {
   });
 });
 
+describe("waits with an end, and a status that tells the truth", () => {
+  it("a supervisor killed on the node (as by the OOM killer) is reported at once, not waited for forever", async () => {
+    await deployBaseline(["t5"], "w1");
+    await setVersion(fx.flakeDir, "w2");
+    await setNodeKnobs(fx.flakeDir, "t5", { activationSleep: 30 });
+    try {
+      const run = startHive(["-f", fx.hiveFile, "apply", "--on", "t5", "--json"]);
+      const id = await activationStarted("t5");
+      const killed = await execOnNode(lab, "t5", `kill -9 "$(cat /run/hive/activations/${id}/pid)"`);
+      expect(killed.exitCode, killed.stderr).toBe(0);
+      const started = Date.now();
+      const done = await run.done;
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(done.code).toBe(1);
+      const node = (JSON.parse(done.stdout) as { nodes: { result: string; outPath: string; error: { code: string; message: string } }[] }).nodes[0]!;
+      expect(node).toMatchObject({ result: "failed", error: { code: "E_LOST" } });
+      expect(node.error.message).toMatch(/supervisor on the node ended without a result/);
+      // The orphaned activation (of this test's own system only) must not change the node later.
+      await execOnNode(lab, "t5", `pkill -f '${node.outPath}/bin/switch-to-configuration' || true`);
+    } finally {
+      await setNodeKnobs(fx.flakeDir, "t5", {});
+      await execOnNode(lab, "t5", "/nix/var/nix/profiles/system/bin/switch-to-configuration switch");
+    }
+  });
+
+  it("status reads an unconfirmed activation as activating, and a dangling profile as drift", async () => {
+    const base = (await deployBaseline(["t6"], "d1"))["t6"]!;
+    // An activation that waits for hive's decision (hive is stopped): it may still revert.
+    await setVersion(fx.flakeDir, "d2");
+    const waiting = startHive(["-f", fx.hiveFile, "apply", "--on", "t6"]);
+    await waitFor("the decision window", async () => waiting.stderr().includes("t6 | verify") || waiting.stderr().includes("t6 | check"), 60_000);
+    waiting.kill("SIGKILL");
+    await waiting.done;
+    type Status = { nodes: { name: string; verdict: string; reason: string | null }[] };
+    const during = JSON.parse(runHive(["-f", fx.hiveFile, "status", "--on", "t6", "--json"]).stdout) as Status;
+    expect(during.nodes[0]).toMatchObject({ verdict: "activating" });
+    // The window ends unconfirmed: the node returns, and status says drift (hive.ts wants d2).
+    await waitFor("the node's own revert", async () => (await nodeState(lab, "t6")).current === base.current, 30_000);
+    await waitFor("the supervisor to end", async () => (await execOnNode(lab, "t6", 'd=$(ls -t /run/hive/activations | head -1); cat "/run/hive/activations/$d/result"')).stdout.trim() !== "", 30_000);
+    const after = JSON.parse(runHive(["-f", fx.hiveFile, "status", "--on", "t6", "--json"]).stdout) as Status;
+    expect(after.nodes[0]).toMatchObject({ verdict: "drift" });
+
+    // A profile naming a generation that no longer exists is no in-sync node.
+    await setVersion(fx.flakeDir, "d1");
+    expect(runHive(["-f", fx.hiveFile, "apply", "--on", "t6"]).code).toBe(0);
+    const link = (await execOnNode(lab, "t6", "readlink /nix/var/nix/profiles/system")).stdout.trim();
+    await execOnNode(lab, "t6", `ln -sfn system-999-link /nix/var/nix/profiles/system`);
+    try {
+      const dangling = JSON.parse(runHive(["-f", fx.hiveFile, "status", "--on", "t6", "--json"]).stdout) as Status;
+      expect(dangling.nodes[0]).toMatchObject({ verdict: "drift" });
+      expect(dangling.nodes[0]!.reason).toMatch(/no longer exists/);
+    } finally {
+      await execOnNode(lab, "t6", `ln -sfn ${link} /nix/var/nix/profiles/system`);
+    }
+  });
+});
+
 describe("rolling deploys", () => {
   let roll: Lab | undefined;
   let rollFx: HiveFixture;
