@@ -2,10 +2,12 @@
 import { CommanderError } from "commander";
 import { EXIT_CODES, HiveError } from "../errors.js";
 import { foreignWordHint } from "./foreign-words.js";
+import { installInterruptHandlers } from "./interrupts.js";
 import { buildProgram } from "./program.js";
 import { type Terminal, createTerminal } from "./terminal.js";
 
 export async function run(argv: readonly string[], terminal: Terminal = createTerminal()): Promise<number> {
+  installInterruptHandlers();
   let exitCode: number = EXIT_CODES.success;
   const program = buildProgram({ terminal, setExitCode: (code) => (exitCode = code) });
   program.exitOverride();

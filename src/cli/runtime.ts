@@ -15,6 +15,7 @@ import type { RunContext } from "../run-context.js";
 import { SshPool } from "../ssh/pool.js";
 import { resolveSshTarget } from "../ssh/target.js";
 import type { CommandContext } from "./context.js";
+import { onInterrupt } from "./interrupts.js";
 import { readVersion } from "./version.js";
 
 export interface RuntimeOptions {
@@ -56,14 +57,12 @@ export function createRuntime(cli: CommandContext, hive: Hive, options: RuntimeO
   let interrupts = 0;
   let stopWaiting: (() => void) | undefined;
   const stopped = new Promise<"stopped">((resolve) => (stopWaiting = () => resolve("stopped")));
-  const onSignal = () => {
-    interrupts += 1;
-    reporter.emit({ code: "run.interrupt", count: interrupts, effect: options.interrupt } satisfies HiveEvent);
-    if (interrupts === 1) abort.abort();
+  const stopListening = onInterrupt((count) => {
+    interrupts = count;
+    reporter.emit({ code: "run.interrupt", count, effect: options.interrupt } satisfies HiveEvent);
+    if (count === 1) abort.abort();
     else stopWaiting?.();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  });
 
   const pool = new SshPool({ acceptNewHostKeys: options.acceptNewHostKeys === true });
   const sshConfig = loadSshConfig();
@@ -90,8 +89,7 @@ export function createRuntime(cli: CommandContext, hive: Hive, options: RuntimeO
     stopped,
     close: async () => {
       liveRenderer?.stop();
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      stopListening();
       // After a second Ctrl-C nothing is waited for: a connection still opening must not hold the exit.
       if (interrupts >= 2) void pool.closeAll();
       else await pool.closeAll();

@@ -147,7 +147,11 @@ describe("hive exec", () => {
     });
     let stdout = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Interrupt once the command runs on both nodes (lab nodes share the host's process table).
+    for (let i = 0; i < 300; i++) {
+      if (Number((await execOnNode(lab, "t5", "ps -eo args | grep -c '^sleep 27.1828' || true")).stdout.trim()) >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const started = Date.now();
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
