@@ -1,4 +1,15 @@
 // How the evaluator gives a node's configuration `config.hive`: the module's path and the expression around it.
+//
+// For the evaluator: per node, `hiveSystemExpression(flake.<configuration>, DATA, label)` in place of
+// `flake.<system>` (configurationPath splits hive.ts `system`; null means build it as it is). DATA is
+// nodeDataExpression(buildNodeData(hive, node, await readPublicVars(hive), facts)), with `facts =
+// fleetFacts(...)` computed once. The data is part of what the node's system depends on, so it belongs
+// in any evaluation cache key. Every node's data holds the whole fleet's facts (~200 bytes a node): past
+// a few hundred nodes a chunk's expression outgrows one command-line argument (128 KiB on Linux), so bind
+// the shared part once per chunk (`let fleet = ...; in`) or read the data from a private file.
+//
+// The module is imported by absolute path, which `nix eval --impure` allows; pure evaluation would need it
+// copied into the store first (builtins.path).
 import { fileURLToPath } from "node:url";
 import { nixString, parseAttrPath } from "./attr-path.js";
 import type { NodeData } from "./node-data.js";
