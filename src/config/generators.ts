@@ -1,7 +1,7 @@
 // hive.ts `vars` resolved against the fleet: each generator's nodes, where its files live, and the keys it adds.
 import { join } from "node:path";
 import { selectNodes } from "../selection/selector.js";
-import type { NodeKey, VarKeySource } from "./normalize.js";
+import type { NodeKey, VarKeySource } from "./node-key.js";
 import type { Generator, VarFile, Vars } from "./schema.js";
 
 /** A generator with its nodes worked out. */

@@ -2,21 +2,10 @@
 import { isAbsolute, resolve } from "node:path";
 import type { SshConfigLookup } from "./ssh-config.js";
 import { type ResolvedGenerator, type VarResolver, makeVarResolver, varsDirOf } from "./generators.js";
+import type { NodeKey } from "./node-key.js";
 import type { ResolvedInventory } from "./inventory.js";
-import { type Key, type Meta, type NodeSettings, VAR_REFERENCE } from "./schema.js";
+import { type Meta, type NodeSettings, VAR_REFERENCE } from "./schema.js";
 
-/** A key's source when it is a generated secret: where its encrypted file lies, and who decrypts it. */
-export interface VarKeySource {
-  generator: string;
-  file: string;
-  /** Absolute path of the `.age` file in vars/. */
-  path: string;
-  /** Identity file hive.ts names (absolute); $HIVE_AGE_IDENTITY and the defaults are looked up when reading. */
-  identity?: string;
-}
-
-/** A key of a node: hive.ts's settings, its file name resolved, and a `var` source resolved to its file. */
-export type NodeKey = Omit<Key, "var"> & { name: string; var?: VarKeySource };
 
 /** A node as the rest of hive uses it: every setting resolved. */
 export interface Node extends Omit<NodeSettings, "targetHost" | "targetPort" | "targetUser" | "system" | "keys"> {

@@ -2,9 +2,8 @@
 import { didYouMean } from "../util/suggest.js";
 import { findDependencyCycle } from "./generators.js";
 import type { Hive } from "./normalize.js";
-import type { RuleFindings } from "./rules.js";
 
-type Rule = (hive: Hive, findings: RuleFindings) => void;
+type Rule = (hive: Hive, findings: { errors: string[]; warnings: string[] }) => void;
 
 const generatorsSelectNodes: Rule = (hive, { errors }) => {
   for (const generator of hive.vars.generators) {

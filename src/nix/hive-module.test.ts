@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { validateHive } from "../config/validate.js";
 import { nixString } from "./attr-path.js";
 import { HIVE_MODULE_FILE, configurationPath, hiveSystemExpression, nodeDataExpression } from "./hive-module.js";
-import { buildNodeData } from "./node-data.js";
+import { buildNodeData } from "../fleet/node-data.js";
 
 /** The real nixpkgs lib that Nix 2.8 evaluates (see its README); override with HIVE_NIXPKGS_LIB. */
 const NIXPKGS_LIB = process.env["HIVE_NIXPKGS_LIB"] ?? resolve(import.meta.dirname, "../../../shared/nixpkgs-lib/lib");

@@ -2,7 +2,8 @@
 //
 // For the evaluator: per node, `hiveSystemExpression(flake.<configuration>, DATA, label)` in place of
 // `flake.<system>` (configurationPath splits hive.ts `system`; null means build it as it is). DATA is
-// nodeDataExpression(buildNodeData(hive, node, await readPublicVars(hive), facts)), with `facts =
+// nodeDataExpression(buildNodeData(hive, node, await readPublicVars(hive), facts)) (fleet/node-data.ts,
+// vars/store.ts), with `facts =
 // fleetFacts(...)` computed once. The data is part of what the node's system depends on, so it belongs
 // in any evaluation cache key. Every node's data holds the whole fleet's facts (~200 bytes a node): past
 // a few hundred nodes a chunk's expression outgrows one command-line argument (128 KiB on Linux), so bind
@@ -12,7 +13,6 @@
 // copied into the store first (builtins.path).
 import { fileURLToPath } from "node:url";
 import { nixString, parseAttrPath } from "./attr-path.js";
-import type { NodeData } from "./node-data.js";
 
 /** nix/hive-module.nix, shipped with the package; flake.nix exports it as nixosModules.hive. */
 export const HIVE_MODULE_FILE = fileURLToPath(new URL("../../nix/hive-module.nix", import.meta.url));
@@ -31,8 +31,8 @@ export function configurationPath(systemAttribute: string): string[] | null {
   return isToplevel ? names.slice(0, -TOPLEVEL.length) : null;
 }
 
-/** A Nix expression of the data: one JSON string literal, so nothing in it is ever Nix code. */
-export function nodeDataExpression(data: NodeData): string {
+/** A Nix expression of the data (fleet/node-data.ts): one JSON string literal, so nothing in it is ever Nix code. */
+export function nodeDataExpression(data: object): string {
   return `builtins.fromJSON ${nixString(JSON.stringify(data))}`;
 }
 

@@ -7,7 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Hive } from "../config/normalize.js";
 import { validateHive } from "../config/validate.js";
 import { execaRunner } from "../nix/runner.js";
-import { type GenerateOptions, type VarsEvent, generateVars } from "./generate.js";
+import type { HiveEvent } from "../events.js";
+import { type GenerateOptions, generateVars } from "./generate.js";
 import { readVarSecret } from "./secret-source.js";
 import { inspectVars } from "./status.js";
 import { readPublicVars } from "./store.js";
@@ -44,8 +45,9 @@ function hiveWith(generators: Record<string, unknown>, recipients = [recipient])
   return validateHive({ nodes: { a: { tags: ["db"] }, b: {} }, vars: { recipients, generators } }, file, () => ({ identityFiles: [] }));
 }
 
-async function generate(hive: Hive, options: GenerateOptions = {}, events: VarsEvent[] = []) {
-  const results = await generateVars({ hive, runner: execaRunner, env, emit: (e) => events.push(e), now: () => new Date("2030-01-02T03:04:05Z") }, options);
+async function generate(hive: Hive, options: GenerateOptions = {}, events: HiveEvent[] = []) {
+  const reporter = { emit: (e: HiveEvent) => void events.push(e) };
+  const results = await generateVars({ hive, runner: execaRunner, env, reporter, now: () => new Date("2030-01-02T03:04:05Z") }, options);
   return Object.fromEntries(results.map((r) => [r.node === null ? r.generator : `${r.generator}@${r.node}`, r]));
 }
 
@@ -63,7 +65,20 @@ const snapshot = () => Object.fromEntries(storedFiles().map((f) => [f, readFileS
 describe("generateVars", () => {
   it("generates per-node key pairs and a shared password: age files and public files only, decryptable by age", async () => {
     const hive = hiveWith({ "ssh-host": SSH_HOST, db: { ...PASSWORD, on: "@db" } });
-    expect(await outcomes(hive)).toEqual({ "ssh-host@a": "generated", "ssh-host@b": "generated", db: "generated" });
+    const events: HiveEvent[] = [];
+    expect(Object.fromEntries(Object.entries(await generate(hive, {}, events)).map(([k, r]) => [k, r.outcome]))).toEqual({
+      "ssh-host@a": "generated",
+      "ssh-host@b": "generated",
+      db: "generated",
+    });
+    expect(events).toEqual([
+      { code: "vars.started", generator: "ssh-host", node: "a", action: "generate" },
+      { code: "vars.done", generator: "ssh-host", node: "a", outcome: "generated", message: null },
+      { code: "vars.started", generator: "ssh-host", node: "b", action: "generate" },
+      { code: "vars.done", generator: "ssh-host", node: "b", outcome: "generated", message: null },
+      { code: "vars.started", generator: "db", node: null, action: "generate" },
+      { code: "vars.done", generator: "db", node: null, outcome: "generated", message: null },
+    ]);
     expect(storedFiles()).toEqual([
       "nodes/a/ssh-host/.manifest.json",
       "nodes/a/ssh-host/ed25519.age",

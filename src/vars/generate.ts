@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { type VarInstance, instanceDir, storedFileName } from "../config/generators.js";
 import type { Hive } from "../config/normalize.js";
 import { ConfigError, UsageError } from "../errors.js";
+import type { Reporter, VarOutcome } from "../events.js";
 import type { ByteRunner } from "../nix/runner.js";
 import { didYouMean } from "../util/suggest.js";
 import { type AgeIdentity, decryptWith, encryptFor, parseRecipients } from "./age.js";
@@ -14,14 +15,8 @@ import { type GeneratorInputFiles, runGenerator } from "./run-generator.js";
 import { type InstanceStatus, inspectVars } from "./status.js";
 import { type FileToStore, readIfFile, writeInstance } from "./store.js";
 
-/** generated / rekeyed: written now. unchanged: up to date. stale: left as it is (needs --regenerate). */
-export type VarOutcome = "generated" | "rekeyed" | "unchanged" | "stale" | "failed" | "skipped";
-
-export type VarsEvent =
-  | { kind: "var-start"; generator: string; node: string | null; action: "generate" | "rekey" }
-  | { kind: "var-done"; generator: string; node: string | null; outcome: VarOutcome; message?: string };
-
 export interface VarResult extends VarInstance {
+  /** generated / rekeyed: written now; unchanged: up to date; stale: left as it is (needs --regenerate). */
   outcome: VarOutcome;
   /** Why it failed, was skipped or is stale. */
   message: string | null;
@@ -33,7 +28,7 @@ export interface GenerateContext {
   hive: Pick<Hive, "dir" | "file" | "nodes" | "vars">;
   runner: ByteRunner;
   env?: Record<string, string | undefined>;
-  emit?: (event: VarsEvent) => void;
+  reporter?: Reporter;
   now?: () => Date;
   signal?: AbortSignal;
 }
@@ -51,7 +46,7 @@ export interface GenerateOptions {
  */
 export async function generateVars(context: GenerateContext, options: GenerateOptions = {}): Promise<VarResult[]> {
   const { hive } = context;
-  const emit = context.emit ?? (() => {});
+  const emit = context.reporter?.emit.bind(context.reporter) ?? (() => {});
   const regenerate = new Set(options.regenerate ?? []);
   const { instances, manifests } = await inspectVars(hive, options.on);
   checkRegenerate(hive, regenerate, instances);
@@ -69,7 +64,7 @@ export async function generateVars(context: GenerateContext, options: GenerateOp
     const key = instanceKey(instance);
     const done = (outcome: VarOutcome, message: string | null = null, log: string[] = []) => {
       results.push({ generator: instance.generator, node: instance.node, outcome, message, log });
-      emit({ kind: "var-done", generator: instance.generator, node: instance.node, outcome, ...(message === null ? {} : { message }) });
+      emit({ code: "vars.done", generator: instance.generator, node: instance.node, outcome, message });
     };
     const brokenInput = instance.inputs.find((input) => failed.has(instanceKey(input)));
     if (brokenInput !== undefined) {
@@ -84,7 +79,7 @@ export async function generateVars(context: GenerateContext, options: GenerateOp
       else done("unchanged");
       continue;
     }
-    emit({ kind: "var-start", generator: instance.generator, node: instance.node, action });
+    emit({ code: "vars.started", generator: instance.generator, node: instance.node, action });
     try {
       if (action === "generate") {
         const outcome = await generateInstance(context, instance, manifests, getIdentity, getRecipients);

@@ -1,5 +1,5 @@
 // A generated secret as a key's content: its age file decrypted in memory with the operator's identity.
-import type { VarKeySource } from "../config/normalize.js";
+import type { VarKeySource } from "../config/node-key.js";
 import { decryptWith } from "./age.js";
 import { VarsIdentityError } from "./errors.js";
 import { loadIdentity } from "./identity.js";

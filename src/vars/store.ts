@@ -4,7 +4,6 @@ import { lstat, mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/
 import { join } from "node:path";
 import { type ResolvedGenerator, type VarInstance, instanceDir, instanceFor, storedFileName } from "../config/generators.js";
 import type { Hive } from "../config/normalize.js";
-import type { PublicVarValues, PublicVarsByNode } from "../nix/node-data.js";
 import { VarsStoreError } from "./errors.js";
 import { MANIFEST_FILE, type Manifest, type StoredState, parseManifest, sha256 } from "./manifest.js";
 
@@ -79,6 +78,12 @@ async function replaceFile(path: string, bytes: Buffer, suffix: string): Promise
   await writeFile(temporary, bytes, { flag: "wx", mode: 0o644 });
   await rename(temporary, path);
 }
+
+/** Public files by generator then file name; null where a file has not been generated yet. */
+export type PublicVarValues = Record<string, Record<string, string | null>>;
+
+/** Each node's public vars (its own generators' and the shared ones it is in). */
+export type PublicVarsByNode = ReadonlyMap<string, PublicVarValues>;
 
 /** A public file's content as stored, or null when it has not been generated. */
 export async function readPublicFile(varsDir: string, instance: VarInstance, file: string): Promise<string | null> {

@@ -26,11 +26,11 @@ describe("the clan fleet of docs/inventory-and-vars.md", () => {
     expect(instances.every((i) => i.state === "missing")).toBe(true);
     expect(instances.filter((i) => i.node === null).map((i) => i.generator)).toEqual(["zerotier-controller", "zerotier-network", "db-password"]);
     expect(instances.filter((i) => i.generator === "zerotier-identity").map((i) => i.node)).toHaveLength(7);
-  });
+  }, 60_000);
 
   it("names recipients the age library accepts", () => {
     const recipients = [...fleet!.matchAll(/^\s+"((?:age1|ssh-ed25519 )[^"]+)"/gm)].map((m) => m[1]!);
     expect(recipients).toHaveLength(2);
     expect(parseRecipients(recipients)).toHaveLength(2);
-  });
+  }, 60_000);
 });

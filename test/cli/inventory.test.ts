@@ -33,7 +33,7 @@ describe("hive nodes with an inventory", () => {
       ["galena", ["zerotier.peer", "backup.server"]],
       ["stibnite", ["zerotier.peer"]],
     ]);
-  });
+  }, 60_000);
 
   it("selects by role with --on %service.role, alone or with tags and names", () => {
     const dir = makeHiveDir({ "hive.ts": HIVE });
@@ -44,7 +44,7 @@ describe("hive nodes with an inventory", () => {
     const typo = runHive(["nodes", "--on", "%zerotier.contoller"], { cwd: dir });
     expect(typo.code).toBe(2);
     expect(typo.stderr).toContain('error: no node has the role "%zerotier.contoller"; did you mean "%zerotier.controller"?');
-  });
+  }, 60_000);
 
   it("exits 2 naming the service and role of an unknown node or an empty role", () => {
     const dir = makeHiveDir({
@@ -55,5 +55,5 @@ describe("hive nodes with an inventory", () => {
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain('error: hive.ts: inventory.zerotier.controller: no node or tag matches "cinabar"; did you mean "cinnabar"?');
     expect(run.stderr).toContain('error: hive.ts: inventory.backup.server: the role is empty: selector "@server&@desk" matches no node');
-  });
+  }, 60_000);
 });

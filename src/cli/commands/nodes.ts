@@ -39,7 +39,7 @@ async function runNodes(context: CommandContext, options: NodesFlags): Promise<E
     if (nodes.length !== 1) {
       throw new UsageError(`--nix-data prints one node's data; the selection has ${nodes.length} nodes`, "select one node: hive nodes --on NODE --nix-data");
     }
-    const [{ readPublicVars }, { buildNodeData }] = await Promise.all([import("../../vars/store.js"), import("../../nix/node-data.js")]);
+    const [{ readPublicVars }, { buildNodeData }] = await Promise.all([import("../../vars/store.js"), import("../../fleet/node-data.js")]);
     const node = hive.nodes.find((n) => n.name === nodes[0]!.name)!;
     terminal.out(JSON.stringify(buildNodeData(hive, node, await readPublicVars(hive)), null, 2));
     return EXIT_CODES.success;

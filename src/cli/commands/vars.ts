@@ -1,8 +1,6 @@
 // `hive vars generate | check | list`: flags, help and the thin handlers; the work is in src/vars/.
 import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { renderTable } from "../../report/table.js";
-import type { VarOutcome, VarResult, VarsEvent } from "../../vars/generate.js";
 import type { InstanceStatus } from "../../vars/status.js";
 import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
 import { selection as selectionOption } from "../options.js";
@@ -71,74 +69,36 @@ function collect(value: string, previous: string[]): string[] {
 
 async function runGenerate(context: CommandContext, options: VarsOptions): Promise<ExitCode> {
   const hive = await loadHiveForCommand(context);
-  const [{ generateVars }, { execaRunner }] = await Promise.all([import("../../vars/generate.js"), import("../../nix/runner.js")]);
+  const [{ generateVars }, { execaRunner }, { createPlainRenderer }, { instanceLabel }] = await Promise.all([
+    import("../../vars/generate.js"),
+    import("../../nix/runner.js"),
+    import("../../report/render-progress.js"),
+    import("../../report/format-event.js"),
+  ]);
   const { terminal } = context;
-  const e = terminal.errColor;
-  const emit = (event: VarsEvent) => {
-    const who = `${e.cyan(label(event))} | `;
-    if (event.kind === "var-start") {
-      if (context.globals.verbose > 0) terminal.err(`${who}${event.action === "rekey" ? "re-encrypting" : "generating"}`);
-    } else if (event.outcome !== "unchanged" || context.globals.verbose > 0) {
-      terminal.err(`${who}${outcomeColor(e, event.outcome)(event.outcome)}${event.message && event.outcome !== "failed" ? `: ${event.message}` : ""}`);
-    }
-  };
-  const results = await generateVars({ hive, runner: execaRunner, emit }, { ...(options.on === undefined ? {} : { on: options.on }), regenerate: options.regenerate ?? [] });
-  if (options.json) {
-    terminal.out(JSON.stringify({ vars: results }, null, 2));
-  } else {
-    for (const failed of results.filter((r) => r.outcome === "failed" && r.log.length > 0)) {
-      terminal.err(`${e.red.bold(`${label(failed)} failed`)}; last lines of its standard error:`);
-      for (const line of failed.log) terminal.err(`  ${e.dim(line)}`);
-    }
-    const c = terminal.color;
-    terminal.out(
-      renderTable(
-        ["GENERATOR", "NODE", "RESULT", "MESSAGE"],
-        results.map((r) => [c.bold(r.generator), r.node ?? "(shared)", outcomeColor(c, r.outcome)(r.outcome), r.message ?? ""]),
-        (h) => c.dim(h),
-      ),
-    );
+  const labels = hive.vars.generators.flatMap((g) => [instanceLabel({ generator: g.name, node: null }), ...g.nodes.map((node) => instanceLabel({ generator: g.name, node }))]);
+  const reporter = createPlainRenderer(terminal.err, { color: terminal.errColor, verbose: context.globals.verbose > 0, nodeNames: labels });
+  const results = await generateVars({ hive, runner: execaRunner, reporter }, { ...(options.on === undefined ? {} : { on: options.on }), regenerate: options.regenerate ?? [] });
+  const { renderGenerateDetails, renderGenerateTable } = await import("../../report/render-vars.js");
+  if (options.json) terminal.out(JSON.stringify({ vars: results }, null, 2));
+  else {
+    for (const line of renderGenerateDetails(results, terminal.errColor)) terminal.err(line);
+    terminal.out(renderGenerateTable(results, terminal.color));
   }
   return results.some((r) => r.outcome === "failed" || r.outcome === "skipped") ? EXIT_CODES.failed : EXIT_CODES.success;
 }
 
 async function runCheck(context: CommandContext, options: VarsOptions): Promise<ExitCode> {
   const instances = await inspect(context, options, false);
-  const ok = instances.every((i) => i.state === "ok");
-  const { terminal } = context;
-  if (options.json) {
-    terminal.out(JSON.stringify({ ok, vars: instances.map(({ generator, node, state, reasons, files }) => ({ generator, node, state, reasons, files })) }, null, 2));
-  } else {
-    const c = terminal.color;
-    terminal.out(
-      renderTable(
-        ["GENERATOR", "NODE", "STATE", "WHY"],
-        instances.map((i) => [c.bold(i.generator), i.node ?? "(shared)", stateColor(c, i.state)(i.state), i.reasons.join("; ")]),
-        (h) => c.dim(h),
-      ),
-    );
-  }
-  return ok ? EXIT_CODES.success : EXIT_CODES.failed;
+  const { checkJson, renderCheckTable } = await import("../../report/render-vars.js");
+  context.terminal.out(options.json ? JSON.stringify(checkJson(instances), null, 2) : renderCheckTable(instances, context.terminal.color));
+  return instances.every((i) => i.state === "ok") ? EXIT_CODES.success : EXIT_CODES.failed;
 }
 
 async function runList(context: CommandContext, options: VarsOptions): Promise<ExitCode> {
   const instances = await inspect(context, options, true);
-  const { terminal } = context;
-  if (options.json) {
-    terminal.out(JSON.stringify({ vars: instances.map(({ generator, description, node, nodes, state, generatedAt, files }) => ({ generator, description: description ?? null, node, nodes, state, generatedAt, files })) }, null, 2));
-    return EXIT_CODES.success;
-  }
-  const c = terminal.color;
-  const rows = instances.flatMap((i) =>
-    i.files.map((f, index) => [
-      index === 0 ? c.bold(i.generator) : "",
-      index === 0 ? (i.node ?? `(shared: ${i.nodes.join(", ") || "no node"})`) : "",
-      f.name,
-      f.secret ? "secret" : f.present ? shorten(f.value ?? "") : "",
-      index === 0 ? stateColor(c, i.state)(i.state) : "",
-    ]),
-  );
-  terminal.out(renderTable(["GENERATOR", "NODE", "FILE", "VALUE", "STATE"], rows, (h) => c.dim(h)));
+  const { listJson, renderListTable } = await import("../../report/render-vars.js");
+  context.terminal.out(options.json ? JSON.stringify(listJson(instances), null, 2) : renderListTable(instances, context.terminal.color));
   return EXIT_CODES.success;
 }
 
@@ -146,23 +106,4 @@ async function inspect(context: CommandContext, options: VarsOptions, withValues
   const hive = await loadHiveForCommand(context);
   const { inspectVars } = await import("../../vars/status.js");
   return (await inspectVars(hive, options.on, withValues)).instances;
-}
-
-function label(of: { generator: string; node: string | null }): string {
-  return of.node === null ? `${of.generator} (shared)` : `${of.generator} for ${of.node}`;
-}
-
-function shorten(value: string): string {
-  const line = value.replace(/\n$/, "").replace(/\n/g, "\\n");
-  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
-}
-
-type Painter = CommandContext["terminal"]["color"];
-
-function outcomeColor(c: Painter, outcome: VarOutcome | VarResult["outcome"]): (s: string) => string {
-  return outcome === "failed" ? c.red : outcome === "generated" || outcome === "rekeyed" ? c.green : outcome === "unchanged" ? c.dim : c.yellow;
-}
-
-function stateColor(c: Painter, state: InstanceStatus["state"]): (s: string) => string {
-  return state === "ok" ? c.green : state === "missing" ? c.red : c.yellow;
 }

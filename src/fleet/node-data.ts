@@ -2,12 +2,7 @@
 import { inventoryMembers } from "../config/inventory.js";
 import type { Hive, Node } from "../config/normalize.js";
 import { keyPlacements } from "../keys/placement.js";
-
-/** Public files by generator then file name; null where a file has not been generated yet. */
-export type PublicVarValues = Record<string, Record<string, string | null>>;
-
-/** Each node's public vars (its own generators' and the shared ones it is in). */
-export type PublicVarsByNode = ReadonlyMap<string, PublicVarValues>;
+import type { PublicVarValues, PublicVarsByNode } from "../vars/store.js";
 
 /** One node as every node sees it. Only what hive.ts declares: nothing from ~/.ssh/config, which differs between operators. */
 export interface NodeFacts {
