@@ -51,9 +51,10 @@ let
   };
 in
 {
-  # Imported by hive and by hand in one configuration, it is still declared once.
+  # Imported by hive and by hand in one configuration, it is still declared once. hive inlines this
+  # file's text into pure evaluations, so it names itself with a string, not a path.
   key = "nix-hive/nixosModules.hive";
-  _file = ./hive-module.nix;
+  _file = "nix-hive/nix/hive-module.nix";
 
   options.hive = nodeOptions // {
     data = mkOption {

@@ -1,11 +1,12 @@
 // nixosModules.hive in the real module system: nixpkgs' lib.evalModules, evaluated by nix-instantiate.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { validateHive } from "../config/validate.js";
 import { nixString } from "./attr-path.js";
-import { HIVE_MODULE_FILE, configurationPath, hiveSystemExpression, nodeDataExpression } from "./hive-module.js";
+import { HIVE_MODULE_FILE, configurationPath, hiveSystemExpression, hiveSystemFunction, nodeDataExpression } from "./hive-module.js";
 import { buildNodeData } from "../fleet/node-data.js";
 
 /** The real nixpkgs lib that Nix 2.8 evaluates (see its README); override with HIVE_NIXPKGS_LIB. */
@@ -172,4 +173,30 @@ describe("configurationPath", () => {
     expect(configurationPath("packages.x86_64-linux.default")).toBeNull();
     expect(configurationPath("config.system.build.toplevel")).toBeNull();
   });
+});
+
+describe("in pure evaluation, as the evaluator runs it (nix eval FLAKE#nixosConfigurations --apply)", () => {
+  it("builds a page from config.hive in a flake with no hive code, importing no file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hive-module-pure-"));
+    try {
+      const fixture = resolve(import.meta.dirname, "../../test/fixtures/config-hive-flake");
+      for (const file of ["system.nix", "site.nix", "build.sh"]) copyFileSync(join(fixture, file), join(dir, file));
+      for (const file of ["build-system.sh", "switch-to-configuration.sh"]) copyFileSync(resolve(import.meta.dirname, "../../lab", file), join(dir, file));
+      writeFileSync(join(dir, "flake.nix"), readFileSync(join(fixture, "flake.nix"), "utf8").replace("@NIXPKGS_LIB@", NIXPKGS_LIB));
+      writeFileSync(join(dir, "nodes.json"), JSON.stringify(["cinnabar", "stibnite"]));
+      const lock = spawnSync("nix", ["flake", "lock", dir], { encoding: "utf8", env: NIX_ENV });
+      expect(lock.status, lock.stderr).toBe(0);
+      // stibnite's host key is not generated: its page (which reads it) fails, as a tryEval shows.
+      const page = (n: string) => `(withHive root.${n} (${dataOf(n)}) ${nixString(n)}).page`;
+      const apply = `root: let withHive = ${hiveSystemFunction()}; in { cinnabar = ${page("cinnabar")}; stibnite = (builtins.tryEval ${page("stibnite")}).success; }`;
+      const result = spawnSync("nix", ["eval", "--json", `path:${dir}#nixosConfigurations`, "--apply", apply], { encoding: "utf8", env: NIX_ENV });
+      expect(result.status, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toEqual({
+        cinnabar: `cinnabar tags=server,eu\ncontroller=10.0.0.1\ncontroller of 2 peers\nhostkey=${NASTY}`,
+        stibnite: false,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
