@@ -1,4 +1,4 @@
-# Packaging flake for hive (npm package nix-hive): the CLI, an app and a dev shell.
+# Packaging flake for hive (npm package nix-hive): the CLI, an app, a dev shell and the NixOS module.
 # The lab's node systems live in ./lab/flake.nix, which needs no inputs.
 {
   description = "hive: deploy NixOS fleets with health checks and automatic rollback";
@@ -39,6 +39,10 @@
           program = "${self.packages.${pkgs.system}.default}/bin/hive";
         };
       });
+
+      # config.hive; hive adds it to each node by itself, import it by hand only where it cannot
+      # (see docs/inventory-and-vars.md).
+      nixosModules.hive = ./nix/hive-module.nix;
 
       devShells = forAllSystems (pkgs: {
         default = pkgs.mkShell {

@@ -69,6 +69,9 @@ export const ERROR_CODES = {
   E_KEY_CONFLICT: user("two keys of one node would be written to the same file"),
   E_KEY_TARGET: user("a key's owner, group or directory is unusable on the node; nothing was written"),
   E_KEY_UPLOAD: tool("writing or removing keys on the node failed part-way"),
+  // Generated secrets (hive vars).
+  E_VARS_IDENTITY: user("no age identity to decrypt vars with, or one hive cannot read or use"),
+  E_VARS_STORE: user("vars/ or hive's private directory for generators cannot be read or written"),
   // Commands on nodes.
   E_TIMEOUT: user("the command ran longer than --timeout and was killed"),
   E_SIGNAL: tool("the command was killed by a signal"),

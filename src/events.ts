@@ -21,6 +21,10 @@ export type LogSource = "nix" | "activation" | "keys";
 export const EXEC_OUTCOMES = ["exited", "unreachable", "timed-out", "disconnected", "interrupted", "skipped"] as const;
 export type ExecOutcome = (typeof EXEC_OUTCOMES)[number];
 
+/** What `hive vars generate` did with one generator instance (a node's files, or the shared ones). */
+export const VAR_OUTCOMES = ["generated", "rekeyed", "unchanged", "stale", "failed", "skipped"] as const;
+export type VarOutcome = (typeof VAR_OUTCOMES)[number];
+
 export type HiveEvent =
   /** A node entered a step of its pipeline. */
   | { code: "node.phase"; node: string; phase: Phase }
@@ -38,6 +42,9 @@ export type HiveEvent =
   | { code: "exec.started"; node: string }
   | { code: "exec.output"; node: string; stream: "stdout" | "stderr"; chunk: Buffer }
   | { code: "exec.finished"; node: string; result: NodeResult; outcome: ExecOutcome; exitCode: number | null; error: ErrorSummary | null; durationMs: number }
+  /** `hive vars generate`: a generator started on an instance (`node` null: the shared one), or ended. */
+  | { code: "vars.started"; generator: string; node: string | null; action: "generate" | "rekey" }
+  | { code: "vars.done"; generator: string; node: string | null; outcome: VarOutcome; message: string | null }
   /** Something worth knowing that stops nothing. */
   | { code: "run.warning"; message: string }
   /**
@@ -61,6 +68,8 @@ export const EVENT_DOCS: { [C in EventCode]: string } = {
   "exec.started": "`hive exec`: the command started on a node.",
   "exec.output": "`hive exec`: output of a node's command (`stream`, and `text` in the JSON form).",
   "exec.finished": "`hive exec`: a node's command ended (`outcome`, `exitCode`, `error`).",
+  "vars.started": "`hive vars generate`: a `generator` started for a `node` (`null`: its shared files); `action` is `generate` or `rekey`.",
+  "vars.done": "`hive vars generate`: an instance's `outcome` (`generated`, `rekeyed`, `unchanged`, `stale`, `failed`, `skipped`), with `message`.",
   "run.warning": "Something worth knowing that stops nothing.",
   "run.interrupt": "Ctrl-C or SIGTERM: `count` 1 stops new work (`effect`), 2 stops waiting.",
   "run.result": "The last line: the run's report, the same document `--json` prints.",

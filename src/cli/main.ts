@@ -16,7 +16,9 @@ export async function run(argv: readonly string[], terminal: Terminal = createTe
     writeErr: (s) => terminal.err(s.replace(/\n$/, "")),
     outputError: (s, write) => write(terminal.errColor.red(s)),
   });
-  for (const command of program.commands) command.exitOverride();
+  // Every level, `hive vars generate` included: commander must not exit by itself.
+  const overrideExits = (command: typeof program) => command.commands.forEach((sub) => overrideExits(sub.exitOverride()));
+  overrideExits(program);
   try {
     await program.parseAsync([...argv]);
     return exitCode;

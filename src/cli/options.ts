@@ -5,6 +5,7 @@ export const SELECTOR_HELP = `
 Selectors (--on):
   web-1,web-2        the nodes named web-1 and web-2 (',' is OR)
   @server            the nodes tagged server
+  %zerotier.peer     the nodes with role peer of service zerotier (hive.ts inventory); %zerotier: any role
   'web-*' '@gpu-*'   globs over names and tags (* ? [abc])
   '@server&@eu'      servers in eu ('&' is AND)
   '@server&!@eu'     servers outside eu ('!' is NOT)
@@ -19,7 +20,7 @@ export function helpFooter(examples: readonly string[]): string {
   return `\nExamples:\n${examples.map((e) => `  $ ${e}`).join("\n")}\n${SELECTOR_HELP}\n${EXIT_HELP}`;
 }
 
-export const selection = (what = "act on these nodes (names, @tags, globs; see below)") => new Option("--on <selector>", what);
+export const selection = (what = "act on these nodes (names, @tags, %roles, globs; see below)") => new Option("--on <selector>", what);
 
 export function addHostKeyOption(command: Command): Command {
   return command.option("--accept-new-host-keys", "trust and record host keys seen for the first time (TOFU)");

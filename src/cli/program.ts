@@ -10,6 +10,7 @@ import { register as registerNodes } from "./commands/nodes.js";
 import { register as registerRollback } from "./commands/rollback.js";
 import { register as registerStatus } from "./commands/status.js";
 import { register as registerUploadKeys } from "./commands/upload-keys.js";
+import { register as registerVars } from "./commands/vars.js";
 import type { CliBinding, GlobalOptions, RegisterCommand } from "./context.js";
 import { EXIT_HELP, SELECTOR_HELP } from "./options.js";
 import type { Terminal } from "./terminal.js";
@@ -21,7 +22,7 @@ export interface ProgramHooks {
   setExitCode: (code: ExitCode) => void;
 }
 
-const COMMANDS: RegisterCommand[] = [registerNodes, registerApply, registerBuild, registerRollback, registerCheck, registerUploadKeys, registerExec, registerStatus, registerHistory];
+const COMMANDS: RegisterCommand[] = [registerNodes, registerApply, registerBuild, registerRollback, registerCheck, registerUploadKeys, registerExec, registerStatus, registerHistory, registerVars];
 
 export function buildProgram(hooks: ProgramHooks): Command {
   const program = new Command("hive")

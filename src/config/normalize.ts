@@ -1,7 +1,11 @@
 // Merges `defaults` into each node and resolves what depends on the node's name or environment.
 import { isAbsolute, resolve } from "node:path";
 import type { SshConfigLookup } from "./ssh-config.js";
-import type { Key, Meta, NodeSettings } from "./schema.js";
+import { type ResolvedGenerator, type VarResolver, makeVarResolver, varsDirOf } from "./generators.js";
+import type { NodeKey } from "./node-key.js";
+import type { ResolvedInventory } from "./inventory.js";
+import { type Meta, type NodeSettings, VAR_REFERENCE } from "./schema.js";
+
 
 /** A node as the rest of hive uses it: every setting resolved. */
 export interface Node extends Omit<NodeSettings, "targetHost" | "targetPort" | "targetUser" | "system" | "keys"> {
@@ -14,7 +18,23 @@ export interface Node extends Omit<NodeSettings, "targetHost" | "targetPort" | "
   sshAlias: string;
   /** Attribute path of the node's system in the flake. */
   system: string;
-  keys: Record<string, Key & { name: string }>;
+  /** Keys from hive.ts, then the secret files of the node's generators (named `generator/file`). */
+  keys: Record<string, NodeKey>;
+  /** Inventory roles, as `service.role`, in inventory order. */
+  roles: string[];
+  /** Connection settings as hive.ts wrote them (no ~/.ssh/config): what Nix sees, the same on every deployer. */
+  declared: { targetHost?: string; targetPort?: number; targetUser?: string };
+}
+
+/** `vars` of hive.ts, resolved. */
+export interface ResolvedVars {
+  /** Absolute path of vars/, next to hive.ts. */
+  dir: string;
+  recipients: string[];
+  /** Absolute path, when hive.ts names one. */
+  identity?: string;
+  /** In hive.ts order. */
+  generators: ResolvedGenerator[];
 }
 
 export interface ResolvedMeta extends Meta {
@@ -31,6 +51,9 @@ export interface Hive {
   meta: ResolvedMeta;
   /** In hive.ts order. */
   nodes: Node[];
+  /** Services' roles and their members. */
+  inventory: ResolvedInventory;
+  vars: ResolvedVars;
   /** Problems worth telling the operator that do not stop anything. */
   warnings: string[];
 }
@@ -62,18 +85,31 @@ export function defaultSystemAttribute(name: string): string {
   return `nixosConfigurations.${attr}.config.system.build.toplevel`;
 }
 
-/** Fill in what depends on the node's name, hive.ts's directory and ~/.ssh/config. */
-export function resolveNode(name: string, settings: NodeSettings, hiveDir: string, sshConfig: SshConfigLookup): Node {
+/** Fill in what depends on the node's name, hive.ts's directory and ~/.ssh/config; roles come later, from the inventory. */
+export function resolveNode(
+  name: string,
+  settings: NodeSettings,
+  hiveDir: string,
+  sshConfig: SshConfigLookup,
+  resolveVar: VarResolver = makeVarResolver(varsDirOf(hiveDir), {}, undefined),
+): Node {
   const sshAlias = settings.targetHost ?? name;
   const fromConfig = sshConfig(sshAlias);
   const keys: Node["keys"] = {};
-  for (const [keyName, key] of Object.entries(settings.keys)) {
+  for (const [keyName, { var: ref, ...key }] of Object.entries(settings.keys)) {
+    const [, generator, file] = ref === undefined ? [] : (VAR_REFERENCE.exec(ref) ?? []);
     keys[keyName] = {
       ...key,
       name: key.name ?? keyName,
       ...(key.file === undefined ? {} : { file: resolve(hiveDir, key.file) }),
+      ...(generator === undefined || file === undefined ? {} : { var: resolveVar(name, generator, file) }),
     };
   }
+  const declared = {
+    ...(settings.targetHost === undefined ? {} : { targetHost: settings.targetHost }),
+    ...(settings.targetPort === undefined ? {} : { targetPort: settings.targetPort }),
+    ...(settings.targetUser === undefined ? {} : { targetUser: settings.targetUser }),
+  };
   return {
     ...settings,
     name,
@@ -83,6 +119,8 @@ export function resolveNode(name: string, settings: NodeSettings, hiveDir: strin
     sshAlias,
     system: settings.system ?? defaultSystemAttribute(name),
     keys,
+    roles: [],
+    declared,
     ssh: {
       ...settings.ssh,
       ...(settings.ssh.identityFile === undefined ? {} : { identityFile: resolve(hiveDir, settings.ssh.identityFile) }),

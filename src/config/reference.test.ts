@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { formatValue, listSettings, renderReference } from "./reference.js";
-import { healthCheckSchema, httpCheckSchema, keySchema, metaSchema, nodeSchema, rolloutSchema, sshSchema } from "./schema.js";
+import { generatorSchema, healthCheckSchema, httpCheckSchema, keySchema, metaSchema, nodeSchema, rolloutSchema, sshSchema, varFileSchema, varsSchema } from "./schema.js";
 
 const REFERENCE = new URL("../../docs/hive-reference.md", import.meta.url);
 
@@ -23,6 +23,9 @@ describe("renderReference", () => {
     ["nodes.<name>.healthChecks.<check>", healthCheckSchema.shape],
     ["nodes.<name>.healthChecks.<check>.http", httpCheckSchema.shape],
     ["nodes.<name>.keys.<key>", keySchema.shape],
+    ["vars", varsSchema.shape],
+    ["vars.generators.<generator>", generatorSchema.shape],
+    ["vars.generators.<generator>.files.<file>", varFileSchema.shape],
   ])("documents every setting under %s", (prefix, shape) => {
     const missing = Object.keys(shape).filter((key) => !rendered.includes(`| \`${prefix}.${key}\` |`));
     expect(missing).toEqual([]);

@@ -1,7 +1,7 @@
 // Renders the hive.ts reference (docs/hive-reference.md) from the zod schema, so the docs cannot drift from validation.
 import * as z from "zod";
 import { defaultSystemAttribute, mergeNodeSettings } from "./normalize.js";
-import { healthCheckSchema, hiveSchema, keySchema, metaSchema, nodeSchema, tagSchema } from "./schema.js";
+import { generatorSchema, healthCheckSchema, hiveSchema, keySchema, metaSchema, nodeSchema, tagSchema, varFileSchema, varsSchema } from "./schema.js";
 
 /** The part of JSON Schema that zod emits for hive's schemas and that the reference reads. */
 interface JsonSchema {
@@ -57,6 +57,8 @@ interface Section {
 
 const HEALTH_CHECKS: RecordLink = { entry: "health check", title: "Health checks", anchor: "health-checks" };
 const KEYS: RecordLink = { entry: "key", title: "Keys", anchor: "keys" };
+const GENERATORS: RecordLink = { entry: "generator", title: "Generators", anchor: "generators" };
+const GENERATOR_FILES: RecordLink = { entry: "file", title: "Generator files", anchor: "generator-files" };
 
 /** The pattern every name (node, tag, check, key) follows; strings with it are shown as type `name`. */
 const NAME_PATTERN = toJsonSchema(tagSchema).pattern;
@@ -100,7 +102,40 @@ const SECTIONS: readonly Section[] = [
     anchor: "keys",
     prefix: "nodes.<name>.keys.<key>",
     schema: keySchema,
-    intro: "Secrets uploaded to the node, each under a name in `keys`. Each key has exactly one source: `text`, `file` or `command`.",
+    intro: [
+      "Secrets uploaded to the node, each under a name in `keys`. Each key has exactly one source: `text`, `file`,",
+      "`command` or `var`. Secret files of generators are added as keys by themselves (see [Generator files](#generator-files)).",
+    ].join("\n"),
+  },
+  {
+    title: "vars",
+    anchor: "vars",
+    prefix: "vars",
+    schema: varsSchema,
+    records: { generators: GENERATORS },
+    intro: [
+      "Generated secrets and public values (see docs/inventory-and-vars.md). `hive vars generate` runs the generators",
+      "and stores their files in `vars/` next to hive.ts: secret files encrypted with age for `recipients`, public ones",
+      "in plain text.",
+    ].join("\n"),
+  },
+  {
+    title: "Generators",
+    anchor: "generators",
+    prefix: "vars.generators.<generator>",
+    schema: generatorSchema,
+    records: { files: GENERATOR_FILES },
+    intro: "A command that writes files, run by `hive vars generate` for each of its nodes, or once when `share` is set.",
+  },
+  {
+    title: "Generator files",
+    anchor: "generator-files",
+    prefix: "vars.generators.<generator>.files.<file>",
+    schema: varFileSchema,
+    intro: [
+      "Each file the command must write. A secret file is uploaded to each of the generator's nodes as the key",
+      "`<generator>/<file>` (settings as for [keys](#keys)); a public file reaches Nix as `config.hive.vars.<generator>.<file>`.",
+    ].join("\n"),
   },
 ];
 
@@ -176,12 +211,15 @@ function topLevelSettings(hive: JsonSchema): Setting[] {
     meta: "Settings of the whole fleet; see [meta](#meta).",
     defaults: "Settings merged into every node; node values win. Takes the settings of [a node](#nodes).",
     nodes: "The fleet: node name to [node settings](#nodes).",
+    inventory:
+      'Services and their roles: `inventory.<service>.<role>` is a selector of the nodes with that role (`"@server,stibnite"`, names and @tags). Select them with `--on %service.role`; Nix sees `config.hive.roles` and `config.hive.inventory`.',
+    vars: "Generated secrets and public values; see [vars](#vars).",
   };
   const required = new Set(hive.required ?? []);
   return Object.entries(hive.properties ?? {}).map(([key, prop]) => ({
     name: key,
-    type: key === "nodes" ? "{ [name]: node }" : key === "defaults" ? "node settings" : "object",
-    default: prop.default === undefined || key === "meta" ? undefined : formatValue(prop.default),
+    type: key === "nodes" ? "{ [name]: node }" : key === "defaults" ? "node settings" : key === "inventory" ? "{ [service]: { [role]: selector } }" : "object",
+    default: prop.default === undefined || key === "meta" || key === "vars" ? undefined : formatValue(prop.default),
     required: required.has(key),
     meaning: meanings[key] ?? prop.description ?? "",
   }));

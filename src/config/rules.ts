@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { didYouMean } from "../util/suggest.js";
 import type { Hive } from "./normalize.js";
+import { VARS_RULES } from "./vars-rules.js";
 
 export interface RuleFindings {
   errors: string[];
@@ -70,7 +71,24 @@ const noSecretsInsideFlake: Rule = (hive, { warnings }) => {
   }
 };
 
-export const RULES: readonly Rule[] = [atLeastOneNode, rolloutOrderTagsExist, distinctTargets, keyFilesExist, noSecretsInsideFlake];
+/** Every role selects at least one node, by names and tags that exist. */
+const inventoryRolesSelectNodes: Rule = (hive, { errors }) => {
+  for (const [service, roles] of Object.entries(hive.inventory)) {
+    for (const [role, { problem }] of Object.entries(roles)) {
+      if (problem !== undefined) errors.push(`inventory.${service}.${role}: ${problem}`);
+    }
+  }
+};
+
+export const RULES: readonly Rule[] = [
+  atLeastOneNode,
+  rolloutOrderTagsExist,
+  distinctTargets,
+  keyFilesExist,
+  noSecretsInsideFlake,
+  inventoryRolesSelectNodes,
+  ...VARS_RULES,
+];
 
 export function applyRules(hive: Hive): RuleFindings {
   const findings: RuleFindings = { errors: [], warnings: [] };

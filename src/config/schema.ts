@@ -92,36 +92,51 @@ export const healthCheckSchema = z
     }
   });
 
+const octalMode = z
+  .string()
+  .regex(/^0?[0-7]{3}$/, { error: (iss) => `expected octal permissions such as "0600", got ${describeValue(iss.input)}` });
+
+/** Where a key goes on the node and who owns it; keys and secret generator files share these. */
+const keyPlacementFields = {
+  destDir: absolutePath("destDir").default("/run/keys").describe("Directory on the node."),
+  name: z
+    .string()
+    .regex(/^[^/]+$/, "a key name must not contain '/'")
+    .refine((n) => n !== "." && n !== "..", "a key name must not be '.' or '..'")
+    .optional()
+    .describe("File name on the node; default the key's name in hive.ts."),
+  user: nonEmpty("a user").default("root").describe("Owner on the node."),
+  group: nonEmpty("a group").default("root").describe("Group on the node."),
+  permissions: octalMode.default("0600").describe("Octal file mode."),
+  uploadAt: z.enum(["pre-activation", "post-activation"]).default("pre-activation").describe("When apply uploads it."),
+};
+
+/** `generator/file`: a secret file of a generator (see `vars`). */
+export const VAR_REFERENCE = /^([A-Za-z0-9_][A-Za-z0-9_.-]*)\/([A-Za-z0-9_][A-Za-z0-9_.-]*)$/;
+
+const KEY_SOURCES = ["text", "file", "command", "var"] as const;
+
 export const keySchema = z
   .strictObject({
     text: z.string().optional().describe("The secret itself. Prefer file or command: hive.ts inside a flake is copied into the Nix store."),
     file: nonEmpty("a path").optional().describe("File on the deployer holding the secret."),
     command: argv("a command").optional().describe("Command (argv) run on the deployer; its stdout is the secret."),
-    destDir: absolutePath("destDir").default("/run/keys").describe("Directory on the node."),
-    name: z
+    var: z
       .string()
-      .regex(/^[^/]+$/, "a key name must not contain '/'")
-      .refine((n) => n !== "." && n !== "..", "a key name must not be '.' or '..'")
+      .regex(VAR_REFERENCE, { error: (iss) => `expected "generator/file", got ${describeValue(iss.input)}` })
       .optional()
-      .describe("File name on the node; default the key's name in hive.ts."),
-    user: nonEmpty("a user").default("root").describe("Owner on the node."),
-    group: nonEmpty("a group").default("root").describe("Group on the node."),
-    permissions: z
-      .string()
-      .regex(/^0?[0-7]{3}$/, { error: (iss) => `expected octal permissions such as "0600", got ${describeValue(iss.input)}` })
-      .default("0600")
-      .describe("Octal file mode."),
-    uploadAt: z.enum(["pre-activation", "post-activation"]).default("pre-activation").describe("When apply uploads it."),
+      .describe('A secret file of a generator, "generator/file", decrypted in memory from vars/ (see `vars`).'),
+    ...keyPlacementFields,
   })
   .superRefine((key, ctx) => {
-    const sources = (["text", "file", "command"] as const).filter((k) => key[k] !== undefined);
+    const sources = KEY_SOURCES.filter((k) => key[k] !== undefined);
     if (sources.length !== 1) {
       ctx.addIssue({
         code: "custom",
         message:
           sources.length === 0
-            ? "a key needs exactly one source: text, file or command"
-            : `a key needs exactly one source: text, file or command, got ${sources.join(" and ")}`,
+            ? "a key needs exactly one source: text, file, command or var"
+            : `a key needs exactly one source: text, file, command or var, got ${sources.join(" and ")}`,
       });
     }
   });
@@ -184,11 +199,78 @@ export const metaSchema = z.strictObject({
   rollout: rolloutSchema.optional().describe("Rolling deploys in batches."),
 });
 
+/** Inventory service and role names: no '.', which separates them in `%service.role`. */
+const serviceName = (what: string) =>
+  z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]*$/, {
+    error: (iss) => `invalid ${what} ${JSON.stringify(iss.input)}: use letters, digits, '_' and '-', not starting with '-'`,
+  });
+
+/** A --on selector, or several (OR'ed); an empty list only where `emptyOk`. */
+const selectorList = (emptyOk: boolean) => {
+  const expected = (iss: { input: unknown }) => `expected a selector (string) or a list of them, got ${describeValue(iss.input)}`;
+  const list = z.array(nonEmpty("a selector"), { error: expected });
+  return z.union([z.string({ error: expected }).min(1, "a selector must not be empty"), emptyOk ? list : list.min(1, "a selector list must not be empty")]);
+};
+
+export const inventorySchema = z
+  .record(serviceName("service name"), z.record(serviceName("role name"), selectorList(false)))
+  .describe('Services and their roles: role name to the nodes that have it, as a selector ("@server,stibnite").');
+
+export const varFileSchema = z
+  .strictObject({
+    secret: z.boolean().default(true).describe("Stored encrypted for `vars.recipients` and uploaded as a key; false: stored in plain text and given to Nix as `config.hive.vars.<generator>.<file>`."),
+    deploy: z.boolean().optional().describe("Upload this secret to the generator's nodes as a key; default true. False for a secret only other generators read."),
+    destDir: absolutePath("destDir").optional().describe("Directory on the node; default `/run/keys/vars/<generator>`."),
+    name: keyPlacementFields.name.describe("File name on the node; default the file's name."),
+    user: nonEmpty("a user").optional().describe('Owner on the node; default "root".'),
+    group: nonEmpty("a group").optional().describe('Group on the node; default "root".'),
+    permissions: octalMode.optional().describe('Octal file mode; default "0600".'),
+    uploadAt: z.enum(["pre-activation", "post-activation"]).optional().describe('When apply uploads it; default "pre-activation".'),
+  })
+  .superRefine((file, ctx) => {
+    if (file.secret) return;
+    const placement = (["deploy", "destDir", "name", "user", "group", "permissions", "uploadAt"] as const).filter((k) => file[k] !== undefined);
+    if (placement.length > 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${placement.join(", ")} ${placement.length === 1 ? "applies" : "apply"} to secret files only; a public file reaches Nix as config.hive.vars`,
+      });
+    }
+  });
+
+export const generatorSchema = z.strictObject({
+  description: z.string().optional().describe("What the generator makes, for `hive vars list`."),
+  on: selectorList(true).optional().describe("Its nodes, as a --on selector (names, @tags, %roles); default every node; [] for none (a shared generator only other generators read)."),
+  share: z.boolean().default(false).describe("One value shared by all its nodes (a database password) instead of one per node (an SSH host key)."),
+  command: argv("a command").describe("Command (argv) run on the deployer in a private temporary directory; it writes each file to `$out/<file>` and reads its dependencies' files from `$in/<generator>/<file>`."),
+  files: z
+    .record(
+      name("file name").refine((n) => !n.endsWith(".age"), "a generated file's name must not end in .age (hive stores secrets as <file>.age)"),
+      varFileSchema,
+    )
+    .refine((files) => Object.keys(files).length > 0, "a generator needs at least one file")
+    .describe("The files the command writes, by name."),
+  dependencies: z.array(name("generator name")).default([]).describe("Generators whose files this one reads."),
+});
+
+export const varsSchema = z.strictObject({
+  recipients: z
+    .array(nonEmpty("a recipient"))
+    .default([])
+    .describe("Who can decrypt secret files: operators' age public keys (`age1...`) and SSH ed25519 public keys (`ssh-ed25519 AAAA...`)."),
+  identity: nonEmpty("a path")
+    .optional()
+    .describe("Identity file hive decrypts with (age or OpenSSH ed25519; relative to hive.ts, `~/` is home); $HIVE_AGE_IDENTITY wins over it. Default ~/.config/hive/age.key, else ~/.ssh/id_ed25519."),
+  generators: z.record(name("generator name"), generatorSchema).default({}).describe("Generators of secret and public files, by name."),
+});
+
 /** The whole hive.ts default export, as users write it (see `HiveInput`). */
 export const hiveSchema = z.strictObject({
   meta: metaSchema.default({ allowApplyAll: true, parallel: 10 }),
   defaults: nodeSchema.partial().optional().describe("Settings merged into every node; node values win."),
   nodes: z.record(nodeNameSchema, nodeSchema).describe("The fleet: node name to settings."),
+  inventory: inventorySchema.default({}),
+  vars: varsSchema.default({ recipients: [], generators: {} }),
 });
 
 /** What users write in hive.ts. */
@@ -197,12 +279,19 @@ export type NodeInput = z.input<typeof nodeSchema>;
 export type MetaInput = z.input<typeof metaSchema>;
 export type HealthCheckInput = z.input<typeof healthCheckSchema>;
 export type KeyInput = z.input<typeof keySchema>;
+export type InventoryInput = z.input<typeof inventorySchema>;
+export type VarsInput = z.input<typeof varsSchema>;
+export type GeneratorInput = z.input<typeof generatorSchema>;
 
 /** Settings after validation, defaults filled in. */
 export type NodeSettings = z.output<typeof nodeSchema>;
 export type Meta = z.output<typeof metaSchema>;
 export type HealthCheck = z.output<typeof healthCheckSchema>;
 export type Key = z.output<typeof keySchema>;
+export type Inventory = z.output<typeof inventorySchema>;
+export type Vars = z.output<typeof varsSchema>;
+export type Generator = z.output<typeof generatorSchema>;
+export type VarFile = z.output<typeof varFileSchema>;
 
 /** A short, safe rendering of a bad value for error messages. */
 export function describeValue(value: unknown): string {

@@ -39,6 +39,8 @@ describe("validateHive: valid hives and defaults", () => {
         privilegeEscalationCommand: ["sudo", "-H", "--"],
         healthChecks: {},
         keys: {},
+        roles: [],
+        declared: {},
         rollback: true,
         magicRollback: true,
         confirmTimeout: 30,
@@ -190,8 +192,8 @@ describe("validateHive: errors name the file, the node and the dotted path", () 
   it("requires exactly one kind per health check and one source per key", () => {
     expect(problems({ nodes: { a: { healthChecks: { x: {} }, keys: { k: { text: "a", file: "b" }, j: { destDir: "/run/keys" } } } } })).toEqual([
       "hive.ts: nodes.a.healthChecks.x: a health check needs exactly one of cmd, http or tcp",
-      "hive.ts: nodes.a.keys.k: a key needs exactly one source: text, file or command, got text and file",
-      "hive.ts: nodes.a.keys.j: a key needs exactly one source: text, file or command",
+      "hive.ts: nodes.a.keys.k: a key needs exactly one source: text, file, command or var, got text and file",
+      "hive.ts: nodes.a.keys.j: a key needs exactly one source: text, file, command or var",
     ]);
   });
 

@@ -1,12 +1,15 @@
 // Validates a hive.ts export in stages: top-level shape, defaults, each node (merged), then rules.
-import { dirname } from "node:path";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import * as z from "zod";
 import { ConfigError } from "../errors.js";
 import type { SshConfigLookup } from "./ssh-config.js";
+import { generatedKeys, makeVarResolver, resolveGenerators, varsDirOf } from "./generators.js";
+import { resolveInventory, rolesOf } from "./inventory.js";
 import { formatIssues } from "./issues.js";
-import { type Hive, type Node, mergeNodeSettings, resolveFlake, resolveNode } from "./normalize.js";
+import { type Hive, type Node, type ResolvedVars, mergeNodeSettings, resolveFlake, resolveNode } from "./normalize.js";
 import { applyRules } from "./rules.js";
-import { hiveSchema, metaSchema, nodeNameSchema, nodeSchema } from "./schema.js";
+import { type Inventory, type Vars, hiveSchema, inventorySchema, metaSchema, nodeNameSchema, nodeSchema, varsSchema } from "./schema.js";
 
 /** Only the frame of the hive; each node is checked on its own once defaults are merged in. */
 const frameSchema = z.strictObject({
@@ -15,6 +18,8 @@ const frameSchema = z.strictObject({
   nodes: z.record(z.string(), z.unknown(), {
     error: (iss) => (iss.input === undefined ? "missing; define the fleet under `nodes`" : "expected an object of node name to settings"),
   }),
+  inventory: z.unknown().optional(),
+  vars: z.unknown().optional(),
 });
 
 const defaultsSchema = nodeSchema.partial();
@@ -37,15 +42,22 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
 
   const frame = frameSchema.safeParse(exported, { reportInput: true });
   if (!frame.success) fail(formatIssues(frame.error.issues, hiveSchema));
-  const { meta, defaults = {}, nodes: rawNodes } = frame.data!;
+  const { meta, defaults = {}, nodes: rawNodes, inventory: rawInventory = {}, vars: rawVars = {} } = frame.data!;
 
   const problems: string[] = [];
   const parsedDefaults = defaultsSchema.safeParse(defaults, { reportInput: true });
   if (!parsedDefaults.success) {
     problems.push(...formatIssues(parsedDefaults.error.issues, nodeSchema, ["defaults"]));
   }
+  const parsedInventory = inventorySchema.safeParse(rawInventory, { reportInput: true });
+  if (!parsedInventory.success) problems.push(...formatIssues(parsedInventory.error.issues, inventorySchema, ["inventory"]));
+  const parsedVars = varsSchema.safeParse(rawVars, { reportInput: true });
+  if (!parsedVars.success) problems.push(...formatIssues(parsedVars.error.issues, varsSchema, ["vars"]));
 
   const dir = dirname(file);
+  const vars = parsedVars.data ?? { recipients: [], generators: {} };
+  const identity = vars.identity === undefined ? undefined : resolveHomePath(dir, vars.identity);
+  const resolveVar = makeVarResolver(varsDirOf(dir), vars.generators, identity);
   const nodes: Node[] = [];
   if (problems.length === 0) {
     for (const [name, raw] of Object.entries(rawNodes)) {
@@ -61,7 +73,7 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
       const merged = mergeNodeSettings(defaults as Record<string, unknown>, raw as Record<string, unknown>);
       const parsed = nodeSchema.safeParse(merged, { reportInput: true });
       if (parsed.success) {
-        nodes.push(resolveNode(name, parsed.data, dir, sshConfig));
+        nodes.push(resolveNode(name, parsed.data, dir, sshConfig, resolveVar));
       } else {
         problems.push(...formatIssues(parsed.error.issues, nodeSchema, ["nodes", name]));
       }
@@ -69,9 +81,25 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
   }
   if (problems.length > 0) fail(problems);
 
-  const hive: Hive = { file, dir, meta: { ...meta, flake: resolveFlake(meta.flake, dir) }, nodes, warnings: [] };
+  const hive: Hive = { file, dir, meta: { ...meta, flake: resolveFlake(meta.flake, dir) }, nodes, warnings: [], ...resolveFleet(nodes, parsedInventory.data!, vars, dir, identity) };
   const findings = applyRules(hive);
   if (findings.errors.length > 0) fail(findings.errors);
   hive.warnings.push(...findings.warnings.map((w) => `${label}: ${w}`));
   return hive;
+}
+
+/** Roles from the inventory, then generators' nodes (their `on` may name roles), then the keys generators add. */
+function resolveFleet(nodes: Node[], inventory: Inventory, vars: Vars, dir: string, identity: string | undefined): Pick<Hive, "inventory" | "vars"> {
+  const resolvedInventory = resolveInventory(inventory, nodes);
+  for (const node of nodes) node.roles = rolesOf(resolvedInventory, node.name);
+  const generators = resolveGenerators(vars, nodes);
+  const resolveVar = makeVarResolver(varsDirOf(dir), vars.generators, identity);
+  for (const node of nodes) node.keys = { ...node.keys, ...generatedKeys(node.name, generators, resolveVar) };
+  const resolvedVars: ResolvedVars = { dir: varsDirOf(dir), recipients: vars.recipients, generators, ...(identity === undefined ? {} : { identity }) };
+  return { inventory: resolvedInventory, vars: resolvedVars };
+}
+
+/** A path from hive.ts: `~/...` is under the home directory, anything else relative to hive.ts. */
+function resolveHomePath(dir: string, path: string): string {
+  return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : resolve(dir, path);
 }

@@ -8,6 +8,8 @@ export interface NodeSummary {
   targetPort: number;
   targetUser: string;
   tags: string[];
+  /** Inventory roles, as `service.role`. */
+  roles: string[];
   buildOnTarget: boolean;
   system: string;
   profile: string;
@@ -20,6 +22,7 @@ export function summarizeNode(node: Node): NodeSummary {
     targetPort: node.targetPort,
     targetUser: node.targetUser,
     tags: [...node.tags],
+    roles: [...node.roles],
     buildOnTarget: node.buildOnTarget,
     system: node.system,
     profile: node.profile,

@@ -6,7 +6,7 @@ import type { Readable } from "node:stream";
 import { inspect } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Node } from "../config/normalize.js";
-import type { Key } from "../config/schema.js";
+import type { NodeKey } from "../config/node-key.js";
 import type { CommandResult } from "../node/shell.js";
 import { type ByteRunner, execaRunner } from "../nix/runner.js";
 import { KeyConflictError, KeySourceError, KeyTargetError, KeyUploadError } from "./errors.js";
@@ -20,10 +20,10 @@ const ME = userInfo().username;
 const MY_GROUP = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
 const SECRET = "first line of a secret\n  second: 'quoted' \"and\" $dollar `tick`\n\u00e9t\u00e9 \u2603\n";
 
-type KeySpec = Partial<Key> & Pick<Key, never>;
+type KeySpec = Partial<NodeKey>;
 
-function key(spec: KeySpec & { name?: string }): Key & { name: string } {
-  return { destDir: "/run/keys", user: "root", group: "root", permissions: "0600", uploadAt: "pre-activation", name: "", ...spec } as Key & { name: string };
+function key(spec: KeySpec & { name?: string }): NodeKey {
+  return { destDir: "/run/keys", user: "root", group: "root", permissions: "0600", uploadAt: "pre-activation", name: "", ...spec };
 }
 
 function nodeWith(keys: Record<string, KeySpec & { name?: string }>): Pick<Node, "name" | "keys"> {

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import type { Node } from "../config/normalize.js";
 import type { ByteRunner } from "../nix/runner.js";
 import { quoteCommand } from "../ssh/quote.js";
+import { readVarSecret } from "../vars/secret-source.js";
 import { KeyConflictError, KeySourceError } from "./errors.js";
 import { type KeyPlacement, keyPlacements, placementConflicts } from "./placement.js";
 import { Secret } from "./secret.js";
@@ -30,7 +31,7 @@ const STDERR_LINES = 10;
 
 /**
  * Reads each key's source: `text` as UTF-8, `file` as bytes, `command` run with its stdout as
- * the secret. Sources are read one after the other (a command may prompt through an agent). If
+ * the secret, `var` decrypted from vars/ with the operator's age identity. Sources are read one after the other (a command may prompt through an agent). If
  * any fails, every one read so far is wiped and a KeySourceError lists each failure.
  */
 export async function prepareKeys(node: Pick<Node, "name" | "keys">, runner: ByteRunner, options: PrepareKeysOptions = {}): Promise<PreparedKeys> {
@@ -67,6 +68,13 @@ async function readSource(name: string, key: Node["keys"][string], runner: ByteR
   if (key.text !== undefined) return new Secret(Buffer.from(key.text, "utf8"));
   if (key.file !== undefined) return new Secret(await readKeyFile(name, key.file));
   if (key.command !== undefined) return new Secret(await runKeyCommand(name, key.command, runner, options));
+  if (key.var !== undefined) {
+    try {
+      return new Secret(await readVarSecret(key.var, { ...process.env, ...options.env }));
+    } catch (error) {
+      throw new KeySourceError(`key ${name}: ${(error as Error).message}`);
+    }
+  }
   // The schema guarantees one source; this is a bug if reached.
   throw new Error(`key ${name} has no source`);
 }

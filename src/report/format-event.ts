@@ -1,7 +1,7 @@
 // One formatter per event code, as plain lines for logs and pipes; the type checker makes sure
 // every code of src/events.ts has one (null: the event prints nothing in this form).
 import type { ChalkInstance } from "chalk";
-import type { EventCode, EventOf, NodeResult } from "../events.js";
+import type { EventCode, EventOf, NodeResult, VarOutcome } from "../events.js";
 
 export interface FormatStyle {
   color: ChalkInstance;
@@ -25,6 +25,15 @@ export function resultColor(c: ChalkInstance, result: NodeResult): (s: string) =
     case "skipped":
       return c.yellow;
   }
+}
+
+/** `ssh-host for web-1`, `db-password (shared)`. */
+export function instanceLabel(of: { generator: string; node: string | null }): string {
+  return of.node === null ? `${of.generator} (shared)` : `${of.generator} for ${of.node}`;
+}
+
+export function varOutcomeColor(c: ChalkInstance, outcome: VarOutcome): (s: string) => string {
+  return outcome === "failed" ? c.red : outcome === "generated" || outcome === "rekeyed" ? c.green : outcome === "unchanged" ? c.dim : c.yellow;
 }
 
 const prefix = (node: string | null, s: FormatStyle) => `${s.color.cyan((node ?? "*").padEnd(s.nameWidth))} | `;
@@ -63,6 +72,12 @@ export const PLAIN_FORMAT: Formatters = {
   "exec.started": () => null,
   "exec.output": () => null,
   "exec.finished": () => null,
+  "vars.started": (e, s) => (s.verbose ? `${prefix(instanceLabel(e), s)}${e.action === "rekey" ? "re-encrypting" : "generating"}` : null),
+  // Failures are said in full in the result table; progress says what happened.
+  "vars.done": (e, s) =>
+    e.outcome === "unchanged" && !s.verbose
+      ? null
+      : `${prefix(instanceLabel(e), s)}${varOutcomeColor(s.color, e.outcome)(e.outcome)}${e.message && e.outcome !== "failed" ? `: ${e.message}` : ""}`,
   "run.warning": (e, s) => `${s.color.yellow("warning:")} ${e.message}`,
   "run.interrupt": (e, s) => s.color.yellow(interruptMessage(e)),
   "run.result": () => null,

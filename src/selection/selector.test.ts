@@ -97,3 +97,50 @@ describe("selectNodes", () => {
     expect(parsed.include[0]!.atoms[1]).toMatchObject({ negated: true, kind: "name", pattern: "b", glob: false });
   });
 });
+
+describe("selectNodes by inventory role", () => {
+  const withRoles = [
+    { name: "cinnabar", tags: ["server"], roles: ["zerotier.controller", "zerotier.peer", "backup.server"] },
+    { name: "stibnite", tags: ["desk"], roles: ["zerotier.peer", "backup.client"] },
+    { name: "galena", tags: ["server"], roles: ["backup.client"] },
+  ];
+  const pickRole = (selector: string) => selectNodes(withRoles, selector).map((n) => n.name);
+
+  it.each([
+    ["%zerotier.controller", ["cinnabar"]],
+    ["%zerotier.peer", ["cinnabar", "stibnite"]],
+    ["%zerotier", ["cinnabar", "stibnite"]],
+    ["%backup.*", ["cinnabar", "stibnite", "galena"]],
+    ["%zerotier.peer&!%zerotier.controller", ["stibnite"]],
+    ["%backup.client,@server", ["cinnabar", "stibnite", "galena"]],
+    ["@server&%backup.client", ["galena"]],
+    ["!%zerotier", ["galena"]],
+  ])("%s", (selector, expected) => {
+    expect(pickRole(selector)).toEqual(expected);
+  });
+
+  it("parses %service.role as its own kind, never as a tag or name with a dot", () => {
+    expect(parseSelector("%zerotier.peer").include[0]!.atoms[0]).toMatchObject({ kind: "role", pattern: "zerotier.peer", glob: false });
+    expect(parseSelector("%zerotier").include[0]!.atoms[0]).toMatchObject({ kind: "role", pattern: "zerotier.*", glob: true });
+    expect(parseSelector("@zerotier.peer").include[0]!.atoms[0]).toMatchObject({ kind: "tag", pattern: "zerotier.peer" });
+  });
+
+  it.each([
+    ["%", /names no role/],
+    ["%a.b.c", /is not a role: write %service.role/],
+    ["%.peer", /is not a role/],
+    ["%zerotier.", /is not a role/],
+  ])("rejects %j", (selector, message) => {
+    expect(() => pickRole(selector)).toThrow(message);
+  });
+
+  it("names the closest role or service for a mistyped one", () => {
+    expect(() => pickRole("%zerotier.contoller")).toThrow('no node has the role "%zerotier.contoller"; did you mean "%zerotier.controller"?');
+    expect(() => pickRole("%zerotir")).toThrow('no node has the role "%zerotir"; did you mean "%zerotier"?');
+    expect(() => pickRole("%cinnabar")).toThrow('did you mean "cinnabar"?');
+  });
+
+  it("selects nothing by role in a fleet without roles, saying so", () => {
+    expect(() => selectNodes(fleet, "%zerotier.peer")).toThrow(/no node has the role "%zerotier.peer"/);
+  });
+});

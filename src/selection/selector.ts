@@ -2,7 +2,8 @@
 //
 //   selector := term ("," term)*          terms are OR'ed
 //   term     := atom ("&" atom)*          atoms are AND'ed
-//   atom     := "!"? ("@" pattern | pattern)   node name or @tag, globs allowed (* ? [..])
+//   atom     := "!"? ("@" pattern | "%" role | pattern)   node name, @tag or %role; globs allowed (* ? [..])
+//   role     := service ("." role-name)?    an inventory role; `%service` alone is any role of the service
 //
 // A term that is a single negated atom removes its nodes from the union of the other terms;
 // a selector made only of such terms starts from all nodes.
@@ -14,7 +15,8 @@ export interface Atom {
   /** The atom as written, for messages. */
   text: string;
   negated: boolean;
-  kind: "name" | "tag";
+  kind: "name" | "tag" | "role";
+  /** For roles, always `service.role` (`%zerotier` reads as `zerotier.*`). */
   pattern: string;
   glob: boolean;
 }
@@ -34,7 +36,11 @@ export interface Selector {
 export interface Selectable {
   name: string;
   tags: readonly string[];
+  /** Inventory roles, as `service.role`. */
+  roles?: readonly string[];
 }
+
+const SIGILS: Record<string, Atom["kind"] | undefined> = { "@": "tag", "%": "role" };
 
 const GLOB_CHARS = /[*?[\]]/;
 const ATOM_PATTERN = /^[A-Za-z0-9_.*?[\]-]+$/;
@@ -63,18 +69,28 @@ function parseAtom(text: string, invalid: (what: string) => never): Atom {
   let rest = text;
   const negated = rest.startsWith("!");
   if (negated) rest = rest.slice(1).trimStart();
-  const kind = rest.startsWith("@") ? "tag" : "name";
-  if (kind === "tag") rest = rest.slice(1);
+  const kind = SIGILS[rest.charAt(0)] ?? "name";
+  if (kind !== "name") rest = rest.slice(1);
   if (rest === "") invalid(`${JSON.stringify(text)} names no ${kind}`);
   if (!ATOM_PATTERN.test(rest)) {
-    invalid(`${JSON.stringify(text)} has a character that is not allowed in a node name, tag or glob`);
+    invalid(`${JSON.stringify(text)} has a character that is not allowed in a node name, tag, role or glob`);
+  }
+  if (kind === "role") {
+    if (rest.split(".").length > 2 || rest.startsWith(".") || rest.endsWith(".")) {
+      invalid(`${JSON.stringify(text)} is not a role: write %service.role, or %service for any of its roles`);
+    }
+    if (!rest.includes(".")) rest = `${rest}.*`;
   }
   return { text, negated, kind, pattern: rest, glob: GLOB_CHARS.test(rest) };
 }
 
+function valuesOf(kind: Atom["kind"], node: Selectable): readonly string[] {
+  return kind === "name" ? [node.name] : kind === "tag" ? node.tags : (node.roles ?? []);
+}
+
 /** Does the atom (ignoring its negation) match the node? */
 function atomMatches(atom: Atom, node: Selectable, matcher: (s: string) => boolean): boolean {
-  return atom.kind === "name" ? matcher(node.name) : node.tags.some(matcher);
+  return valuesOf(atom.kind, node).some(matcher);
 }
 
 /**
@@ -104,26 +120,28 @@ export function selectNodes<T extends Selectable>(nodes: readonly T[], selector:
 }
 
 function noMatchError(atom: Atom, nodes: readonly Selectable[]): SelectorError {
-  const names = nodes.map((n) => n.name);
-  const tags = [...new Set(nodes.flatMap((n) => n.tags))];
   const bang = atom.negated ? "!" : "";
+  const written = atom.text.replace(/^!?\s*[@%]?/, "");
+  // `%zerotier` names a service: suggest among services, not whole roles.
+  const known = (kind: Atom["kind"]) => {
+    const values = nodes.flatMap((n) => valuesOf(kind, n));
+    return new Set(kind === "role" && !written.includes(".") ? values.map((r) => r.split(".")[0]!) : values);
+  };
+  const sigil = (kind: Atom["kind"]) => (kind === "tag" ? "@" : kind === "role" ? "%" : "");
   // A name that is exactly a tag (or the reverse) means that tag: `--on web` with a tag `web` is `@web`.
-  if (atom.kind === "name" && tags.includes(atom.pattern)) return noMatch(atom, `${bang}@${atom.pattern}`);
-  if (atom.kind === "tag" && names.includes(atom.pattern)) return noMatch(atom, `${bang}${atom.pattern}`);
+  const exact = (["name", "tag"] as const).find((kind) => kind !== atom.kind && atom.kind !== "role" && known(kind).has(written));
+  let suggestion = exact === undefined ? "" : `${bang}${sigil(exact)}${written}`;
   // Suggest within the same kind first, then across kinds (a tag written without '@', or the reverse).
-  const sameKind = suggestClosest(atom.pattern, atom.kind === "tag" ? tags : names);
-  const otherKind = suggestClosest(atom.pattern, atom.kind === "tag" ? names : tags);
-  let suggestion = "";
-  if (sameKind !== undefined) suggestion = `${bang}${atom.kind === "tag" ? "@" : ""}${sameKind}`;
-  else if (otherKind !== undefined) suggestion = `${bang}${atom.kind === "tag" ? "" : "@"}${otherKind}`;
-  return noMatch(atom, suggestion);
-}
-
-function noMatch(atom: Atom, suggestion: string): SelectorError {
+  for (const kind of [atom.kind, ...(["name", "tag", "role"] as const).filter((k) => k !== atom.kind)]) {
+    if (suggestion !== "") break;
+    const closest = suggestClosest(written, known(kind));
+    if (closest !== undefined) suggestion = `${bang}${sigil(kind)}${closest}`;
+  }
+  const what = atom.kind === "role" ? "no node has the role" : "no node or tag matches";
   return new SelectorError(
-    `no node or tag matches ${JSON.stringify(atom.text)}${suggestion === "" ? "" : `; did you mean ${JSON.stringify(suggestion)}?`}`,
-    "`hive nodes` lists every node and its tags",
+    `${what} ${JSON.stringify(atom.text)}${suggestion === "" ? "" : `; did you mean ${JSON.stringify(suggestion)}?`}`,
+    "`hive nodes` lists every node with its tags and roles",
   );
 }
 
-const SELECTOR_HINT = "selectors look like `web-1,@db`, `@server&!@eu`, `web-*`; see `hive --help`";
+const SELECTOR_HINT = "selectors look like `web-1,@db`, `@server&!@eu`, `web-*`, `%zerotier.peer`; see `hive --help`";

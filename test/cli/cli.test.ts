@@ -39,6 +39,7 @@ describe("hive nodes", () => {
       targetPort: 2222,
       targetUser: "deploy",
       tags: ["managed", "server", "us"],
+      roles: [],
       buildOnTarget: true,
       system: "nixosConfigurations.web-2.config.system.build.toplevel",
       profile: "/nix/var/nix/profiles/system",

@@ -1,7 +1,7 @@
 // End-to-end: hive upload-keys (and goal keys) on the lab, judged on the nodes; no trace of a secret anywhere else.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +16,7 @@ import { nodePaths } from "../lab/lab-layout.js";
 import { execOnNode, rebootNode, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
 import { type FixtureNode, type HiveFixture, makeHiveFixture, writeHive } from "./hive-fixture.js";
+import { SLOW_SUDO, expectNoTrace as expectNoTraceIn, filesWithTraces as filesWithTracesIn, tracesOf, watchProcesses as watchForTraces } from "./secret-traces.js";
 
 const getLab = useLab();
 let lab: Lab;
@@ -31,26 +32,10 @@ function makeSecret(tag: string): string {
 const SECRET_A = makeSecret("A");
 const SECRET_B = makeSecret("B");
 
-/** Every form a leaked secret could take: its lines, and the whole of it as base64, hex and a JSON string. */
-function tracesOf(secret: string): string[] {
-  const bytes = Buffer.from(secret, "utf8");
-  return [
-    ...secret.split("\n").filter((line) => line.length >= 16),
-    bytes.toString("base64"),
-    bytes.toString("base64").slice(0, 40),
-    bytes.toString("hex"),
-    bytes.toString("hex").slice(0, 40),
-    bytes.toString("hex").toUpperCase().slice(0, 40),
-    JSON.stringify(secret).slice(1, -1),
-  ];
-}
 const TRACES = [...tracesOf(SECRET_A), ...tracesOf(SECRET_B)];
 
-/** Throttles stdin on its way to sudo on the node: a slow consumer, so the upload lasts long enough to be watched. */
-const SLOW_SUDO = ["sh", "-c", `perl -e '$|=1; while (sysread(STDIN, my $b, 16)) { syswrite(STDOUT, $b); select(undef, undef, undef, 0.03) }' | sudo -H -- "$@"`, "slow-sudo"];
-
 function expectNoTrace(what: string, text: string): void {
-  for (const trace of TRACES) if (text.includes(trace)) throw new Error(`${what} contains a trace of a secret (${JSON.stringify(trace.slice(0, 12))}...)`);
+  expectNoTraceIn(TRACES, what, text);
 }
 
 /** Runs the built hive without blocking this process (the watcher samples /proc meanwhile); checks its output for traces. */
@@ -85,59 +70,8 @@ async function uploadKeys(args: string[], file?: string) {
   return parseHiveJson<KeysJson>(await hive([...args, "--json"], file));
 }
 
-/** Samples every process's command line and environment (node processes are host processes) until stopped. */
-function watchProcesses(markers: Record<string, string>) {
-  const traces = TRACES.map((t) => Buffer.from(t));
-  const marks = Object.entries(markers).map(([name, text]) => [name, Buffer.from(text)] as const);
-  const leaks: string[] = [];
-  const seen = new Set<string>();
-  let sweeps = 0;
-  let stopped = false;
-  const done = (async () => {
-    while (!stopped) {
-      for (const pid of readdirSync("/proc")) {
-        if (!/^\d+$/.test(pid)) continue;
-        for (const file of ["cmdline", "environ"]) {
-          let data: Buffer;
-          try {
-            data = readFileSync(`/proc/${pid}/${file}`);
-          } catch {
-            continue;
-          }
-          if (traces.some((t) => data.includes(t))) leaks.push(`/proc/${pid}/${file}: ${data.toString().replace(/\0/g, " ").slice(0, 80)}`);
-          if (file === "cmdline") for (const [name, mark] of marks) if (data.includes(mark)) seen.add(name);
-        }
-      }
-      sweeps += 1;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await done;
-      return { leaks, seen, sweeps };
-    },
-  };
-}
-
-/** Files under `dirs` (on the deployer) holding any trace; the patterns come from a file outside them. */
-async function filesWithTraces(dirs: string[]): Promise<string[]> {
-  const patterns = join(secretsDir, "patterns");
-  writeFileSync(patterns, TRACES.join("\n") + "\n", { mode: 0o600 });
-  const result = await execLocal("grep", ["-rlF", "-s", "-D", "skip", "-f", patterns, ...dirs]);
-  return result.split("\n").filter((l) => l !== "" && !l.startsWith(secretsDir));
-}
-
-function execLocal(command: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "ignore"] });
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", () => resolve(out));
-  });
-}
+const watchProcesses = (markers: Record<string, string>) => watchForTraces(TRACES, markers);
+const filesWithTraces = (dirs: string[]) => filesWithTracesIn(TRACES, dirs, secretsDir);
 
 async function onNode(node: string, command: string): Promise<string> {
   const result = await execOnNode(lab, node, command);
