@@ -4,7 +4,7 @@ mkdir -p "$out/bin" "$out/www"
 echo "$nodeVersion" > "$out/version"
 echo "$nodeVersion (hive lab)" > "$out/nixos-version"
 echo "$nodeName $nodeVersion" > "$out/www/index.html"
-cp "$webConfig" "$out/web.conf"
+if [ -n "${webConfig:-}" ]; then cp "$webConfig" "$out/web.conf"; fi
 if [ "$unhealthy" != 1 ]; then
   echo ok > "$out/www/health"
 fi

@@ -9,6 +9,7 @@ import { ClosureReader } from "../nix/closure.js";
 import { type EvaluatedNode, evaluateNodes } from "../nix/eval.js";
 import { EvalCache } from "../nix/eval-cache.js";
 import { resolveFlake } from "../nix/flake-ref.js";
+import { injectedNodeData } from "../fleet/node-data.js";
 import type { ApplyPlan, PlannedNode } from "../plan/apply-plan.js";
 import type { RunContext } from "../run-context.js";
 import { deployNode } from "./deploy-node.js";
@@ -86,6 +87,7 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
       cache: plan.eval.cache ? new EvalCache(context.cacheDir, warn) : null,
       env: context.env,
       signal: context.signal,
+      inject: await injectedNodeData(context.hive),
       onEvaluated,
       onWarning: (nodes, message) => context.reporter.emit({ code: "eval.warning", nodes, message }),
     },

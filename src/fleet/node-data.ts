@@ -2,7 +2,8 @@
 import { inventoryMembers } from "../config/inventory.js";
 import type { Hive, Node } from "../config/normalize.js";
 import { keyPlacements } from "../keys/placement.js";
-import type { PublicVarValues, PublicVarsByNode } from "../vars/store.js";
+import type { InjectedData } from "../nix/eval-data.js";
+import { type PublicVarValues, type PublicVarsByNode, readPublicVars } from "../vars/store.js";
 
 /** One node as every node sees it. Only what hive.ts declares: nothing from ~/.ssh/config, which differs between operators. */
 export interface NodeFacts {
@@ -66,5 +67,15 @@ function nodeFacts(node: Node, vars: PublicVarValues): NodeFacts {
     targetUser: node.declared.targetUser ?? null,
     roles: [...node.roles],
     vars,
+  };
+}
+
+/** Every node's `config.hive`, in the form the evaluator carries it: the fleet's part once, each node's keys apart. */
+export async function injectedNodeData(hive: Pick<Hive, "nodes" | "inventory" | "vars">): Promise<InjectedData> {
+  const facts = fleetFacts(hive, await readPublicVars(hive));
+  return {
+    nodes: facts,
+    inventory: inventoryMembers(hive.inventory),
+    keys: new Map(hive.nodes.map((node) => [node.name, buildNodeData(hive, node, new Map(), facts).keys])),
   };
 }

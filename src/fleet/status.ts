@@ -6,6 +6,7 @@ import { runHealthChecks } from "../health/checks.js";
 import { type EvaluatedNode, type EvalRequest, type EvalSettings, evaluateNodes } from "../nix/eval.js";
 import { EvalCache } from "../nix/eval-cache.js";
 import { resolveFlake } from "../nix/flake-ref.js";
+import { injectedNodeData } from "./node-data.js";
 import { type NodeFacts, runningGeneration } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { RunContext } from "../run-context.js";
@@ -97,6 +98,7 @@ export function evaluateDesired(context: RunContext): EvaluateDesired {
       cache: settings.cache ? new EvalCache(context.cacheDir, warn) : null,
       env: context.env,
       signal: context.signal,
+      inject: await injectedNodeData(context.hive),
       onEvaluated: (o) => void evaluated.push(o),
       onWarning: (nodes, message) => context.reporter.emit({ code: "eval.warning", nodes, message }),
       missing: "node-error",

@@ -31,10 +31,12 @@ const BUILD_LOG_TAIL = 25;
 
 /**
  * `nix-store --realise --keep-going` of the given derivations: one failed node does not stop the
- * others. A node whose output is already in the store starts no process.
+ * others. Nodes whose outputs are valid already (asked of the store, not the file system: a failed
+ * build without a sandbox can leave a directory that is no valid path) are not built again.
  */
 export async function buildSystems(requests: readonly BuildRequest[], options: BuildOptions): Promise<BuildOutcome[]> {
-  const needed = requests.filter((r) => !existsSync(r.outPath));
+  const invalid = await invalidPaths(requests.map((r) => r.outPath), options);
+  const needed = requests.filter((r) => invalid.has(r.outPath));
   if (needed.length === 0) return requests.map((r) => ({ node: r.node, ok: true }));
   const byDrv = new Map(needed.map((r) => [r.drvPath, r.node]));
   const args = ["--realise", "--keep-going", ...new Set(needed.map((r) => r.drvPath))];
@@ -56,16 +58,28 @@ export async function buildSystems(requests: readonly BuildRequest[], options: B
       if (!line.includes("you did not specify '--add-root'")) options.onLine?.(line, node ?? null);
     },
   });
-  // The outputs themselves are the truth: a node succeeded when its output path now exists.
+  // The store is the truth: a node succeeded when its output is now a valid path.
+  const stillInvalid = await invalidPaths(needed.map((r) => r.outPath), options);
   const outcomes = new Map<string, BuildOutcome>();
   for (const request of needed) {
-    if (existsSync(request.outPath)) {
+    if (!stillInvalid.has(request.outPath)) {
       outcomes.set(request.node, { node: request.node, ok: true });
       continue;
     }
     outcomes.set(request.node, await describeBuildFailure(request, failedDrvs, result.stderr, result.exitCode, options));
   }
   return requests.map((r) => outcomes.get(r.node) ?? { node: r.node, ok: true });
+}
+
+/** Which of `paths` the store does not hold as valid paths: one process for all of them. */
+async function invalidPaths(paths: readonly string[], options: BuildOptions): Promise<Set<string>> {
+  // A path not even on disk is invalid: no process needed when none is.
+  const present = paths.filter((p) => existsSync(p));
+  const invalid = new Set(paths.filter((p) => !existsSync(p)));
+  if (present.length === 0) return invalid;
+  const result = await options.runner.run("nix-store", ["--check-validity", "--print-invalid", ...new Set(present)], { env: options.env, signal: options.signal });
+  for (const line of result.stdout.split("\n")) if (line.startsWith("/")) invalid.add(line.trim());
+  return invalid;
 }
 
 /** The derivation that failed among the node's dependencies, with its own log's tail. */
@@ -114,8 +128,6 @@ export class BuildQueue {
   ) {}
 
   build(request: BuildRequest): Promise<BuildOutcome> {
-    // Already in the store (an unchanged system, a cache hit): nothing to start.
-    if (existsSync(request.outPath)) return Promise.resolve({ node: request.node, ok: true });
     return new Promise((resolve, reject) => {
       this.pending.push({ request, resolve, reject });
       this.pump();

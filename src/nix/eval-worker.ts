@@ -3,6 +3,8 @@
 // is known, so results stream out of a single process and a failure names its node.
 import type { ErrorSummary } from "../errors.js";
 import { nixString } from "./attr-path.js";
+import { DECODE_FLEET } from "./eval-data.js";
+import { hiveSystemFunction } from "./hive-module.js";
 import { nixArgs } from "./nix-cli.js";
 import { summarizeNixError, warningOf } from "./nix-errors.js";
 import type { ProcessRunner } from "./runner.js";
@@ -13,6 +15,9 @@ export interface WorkerRequest {
   path: string[];
   /** The whole attribute path, for messages. */
   attribute: string;
+  /** With `config.hive`: the path of the node's configuration below the output, and the node's own keys. */
+  conf?: string[];
+  keys?: unknown;
 }
 
 export type WorkerEvent =
@@ -34,6 +39,8 @@ export interface WorkerEnd {
 
 export interface WorkerOptions {
   runner: ProcessRunner;
+  /** eval-data.ts's encoding of the fleet, when hive adds `config.hive`. */
+  fleet: string | null;
   /** The flake reference and the output the group lives under. */
   flakeRef: string;
   output: string;
@@ -47,15 +54,29 @@ export interface WorkerOptions {
 
 const MARK = "trace: hive:";
 
-/** The function given to `nix eval --apply`; its value is null, its results are the traces. */
-export function workerExpression(requests: readonly WorkerRequest[]): string {
-  const json = JSON.stringify(requests.map((r) => ({ name: r.node, path: r.path, attribute: r.attribute })));
+/**
+ * The function given to `nix eval --apply`; its value is null, its results are the traces. With
+ * `fleet` (eval-data.ts's encoding), a request with `conf` is built with hive's module added to its
+ * configuration and `config.hive` set from the fleet's and its own data.
+ */
+export function workerExpression(requests: readonly WorkerRequest[], fleet: string | null = null): string {
+  const json = JSON.stringify(requests.map((r) => ({ name: r.node, path: r.path, attribute: r.attribute, ...(r.conf ? { conf: r.conf, keys: r.keys ?? {} } : {}) })));
+  const inject = fleet !== null && requests.some((r) => r.conf !== undefined);
   return `root:
 let
-  requests = builtins.fromJSON ${nixString(json)};
+  requests = builtins.fromJSON ${nixString(json)};${
+    inject
+      ? `
+  fleetRaw = builtins.fromJSON ${nixString(fleet)};
+  fleet = ${DECODE_FLEET};
+  withHive = ${hiveSystemFunction()};
+  dataOf = r: fleet.nodes.\${r.name} // { nodes = fleet.nodes; inventory = fleet.inventory; keys = r.keys; };`
+      : ""
+  }
   has = r: builtins.hasAttr (builtins.head r.path) root;
   missing = builtins.filter (r: !(has r)) requests;
-  get = r: builtins.foldl' (v: k: v.\${k} or (throw "the flake has no attribute \${r.attribute}")) root r.path;
+  walk = r: builtins.foldl' (v: k: v.\${k} or (throw "the flake has no attribute \${r.attribute}")) root;
+  get = r: ${inject ? `if r ? conf then withHive (walk r r.conf) (dataOf r) r.attribute else ` : ""}walk r r.path;
   one = r: builtins.trace "hive:start \${r.name}" (
     let s = get r; in builtins.seq s.drvPath (builtins.trace ("hive:done " + builtins.toJSON { node = r.name; drv = s.drvPath; out = s.outPath; }) null));
   run = builtins.foldl' (acc: r: builtins.seq (one r) acc) null (builtins.filter has requests);
@@ -71,7 +92,7 @@ export async function runEvalWorker(requests: readonly WorkerRequest[], options:
   let current: string | null = null;
   let nodeLog: string[] = [];
   const processLog: string[] = [];
-  const args = nixArgs("eval", "--json", `${options.flakeRef}#${options.output}`, "--no-update-lock-file", "--apply", workerExpression(requests));
+  const args = nixArgs("eval", "--json", `${options.flakeRef}#${options.output}`, "--no-update-lock-file", "--apply", workerExpression(requests, options.fleet));
   if (options.showTrace) args.push("--show-trace");
   const result = await options.runner.run("nix", args, {
     env: options.env,

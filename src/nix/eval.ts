@@ -9,6 +9,8 @@
 import { readFileSync } from "node:fs";
 import { type ErrorSummary, FlakeError } from "../errors.js";
 import { parseAttrPath } from "./attr-path.js";
+import { type InjectedData, encodeFleet, injectedKey } from "./eval-data.js";
+import { configurationPath } from "./hive-module.js";
 import type { EvalCache } from "./eval-cache.js";
 import { type WorkerRequest, runEvalWorker } from "./eval-worker.js";
 import type { ResolvedFlake } from "./flake-ref.js";
@@ -53,6 +55,8 @@ export interface EvaluateNodesOptions {
    * node is touched), or that node's own (status: the node is unknown, the others are judged).
    */
   missing?: "run-error" | "node-error";
+  /** `config.hive` for every node whose system is a configuration's toplevel (fleet/node-data.ts). */
+  inject?: InjectedData;
 }
 
 export interface EvalStats {
@@ -72,11 +76,13 @@ interface Job {
 export async function evaluateNodes(requests: readonly EvalRequest[], options: EvaluateNodesOptions): Promise<EvalStats> {
   const stats: EvalStats = { cached: 0, evaluated: 0, processes: 0, peakRssBytes: null };
   const cache = options.flake.identity === null ? null : options.cache;
+  const fleet = options.inject === undefined ? null : encodeFleet(options.inject);
   const keys = new Map<string, string>();
   const warnings = new Map<string, Set<string>>();
   const toEvaluate: EvalRequest[] = [];
   for (const request of requests) {
-    const key = cache?.key({ flake: options.flake.identity!, node: request.node, attribute: request.attribute, injected: "", showTrace: options.settings.showTrace });
+    const injected = fleet === null ? "" : injectedKey(fleet, options.inject!.keys.get(request.node));
+    const key = cache?.key({ flake: options.flake.identity!, node: request.node, attribute: request.attribute, injected, showTrace: options.settings.showTrace });
     const hit = key === undefined ? null : cache!.get(key);
     if (key !== undefined) keys.set(request.node, key);
     if (hit !== null) {
@@ -86,7 +92,7 @@ export async function evaluateNodes(requests: readonly EvalRequest[], options: E
   }
   if (toEvaluate.length === 0) return stats;
 
-  const queue = dealJobs(toEvaluate, options.settings.workers);
+  const queue = dealJobs(toEvaluate, options.settings.workers, options.inject);
   const perWorker = Math.floor(options.settings.memoryBytes / options.settings.workers);
   const running = new Map<number, number>(); // pid -> last RSS
   const sampler = setInterval(() => {
@@ -108,6 +114,7 @@ export async function evaluateNodes(requests: readonly EvalRequest[], options: E
     options.onProcess?.(job.requests.map((r) => r.node));
     const end = await runEvalWorker(job.requests, {
       runner: options.runner,
+      fleet,
       flakeRef: options.flake.ref,
       output: job.output,
       showTrace: options.settings.showTrace,
@@ -189,20 +196,46 @@ async function runPool(queue: Job[], workers: number, run: (job: Job) => Promise
   }
 }
 
-/** Jobs per output (nixosConfigurations, darwinConfigurations, ...), node i to job i mod workers. */
-function dealJobs(requests: readonly EvalRequest[], workers: number): Job[] {
+/** What one process's requests may take of its expression: one argument holds at most 128 KiB on Linux. */
+const JOB_REQUEST_BYTES = 48 * 1024;
+
+/**
+ * Jobs per output (nixosConfigurations, darwinConfigurations, ...), node i to lane i mod workers;
+ * a lane whose requests outgrow JOB_REQUEST_BYTES is cut into several jobs, run one after another.
+ */
+function dealJobs(requests: readonly EvalRequest[], workers: number, inject: InjectedData | undefined): Job[] {
   const byOutput = new Map<string, WorkerRequest[]>();
   for (const request of requests) {
     const [output, ...path] = parseAttrPath(request.attribute);
     if (path.length === 0) throw new FlakeError(`node ${request.node}: its system attribute ${request.attribute} names a whole flake output`, "set `system` to the path of the node's toplevel, e.g. nixosConfigurations.<name>.config.system.build.toplevel");
-    byOutput.set(output!, [...(byOutput.get(output!) ?? []), { node: request.node, path, attribute: request.attribute }]);
+    const conf = inject === undefined ? null : configurationPath(request.attribute);
+    const worker: WorkerRequest = { node: request.node, path, attribute: request.attribute, ...(conf === null ? {} : { conf: conf.slice(1), keys: inject!.keys.get(request.node) ?? {} }) };
+    byOutput.set(output!, [...(byOutput.get(output!) ?? []), worker]);
   }
-  const jobs: Job[] = [];
+  // Per lane its jobs in order; then round by round (every lane's first job, then every second one...).
+  const laneJobs: Job[][] = [];
   for (const [output, list] of byOutput) {
     const lanes = Math.max(1, Math.min(workers, list.length));
-    for (let lane = 0; lane < lanes; lane++) jobs.push({ output, requests: list.filter((_, i) => i % lanes === lane) });
+    for (let lane = 0; lane < lanes; lane++) {
+      const jobs: Job[] = [];
+      let current: WorkerRequest[] = [];
+      let bytes = 0;
+      for (const request of list.filter((_, i) => i % lanes === lane)) {
+        const size = JSON.stringify(request).length;
+        if (current.length > 0 && bytes + size > JOB_REQUEST_BYTES) {
+          jobs.push({ output, requests: current });
+          current = [];
+          bytes = 0;
+        }
+        current.push(request);
+        bytes += size;
+      }
+      if (current.length > 0) jobs.push({ output, requests: current });
+      laneJobs.push(jobs);
+    }
   }
-  return jobs;
+  const rounds = Math.max(0, ...laneJobs.map((j) => j.length));
+  return Array.from({ length: rounds }, (_, round) => laneJobs.flatMap((jobs) => (jobs[round] ? [jobs[round]!] : []))).flat();
 }
 
 /** The flake-level failure as the run's error, with the fix where one is known. */

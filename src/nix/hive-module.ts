@@ -1,15 +1,11 @@
-// How the evaluator gives a node's configuration `config.hive`: the module's path and the expression around it.
+// How the evaluator gives a node's configuration `config.hive`: the module's path, the function
+// that extends a configuration with it, and where a system attribute's configuration is.
 //
-// For the evaluator: per node, `withHive <configuration> DATA label` (hiveSystemFunction, bound once) in
-// place of `<system>` (configurationPath splits hive.ts `system`; null means build it as it is). DATA is
-// nodeDataExpression(buildNodeData(hive, node, await readPublicVars(hive), facts)) (fleet/node-data.ts,
-// vars/store.ts), with `facts =
-// fleetFacts(...)` computed once. The data is part of what the node's system depends on, so it belongs
-// in any evaluation cache key. Every node's data holds the whole fleet's facts (~200 bytes a node): past
-// a few hundred nodes a chunk's expression outgrows one command-line argument (128 KiB on Linux), so bind
-// the shared part once per chunk (`let fleet = ...; in`) or read the data from a private file.
-//
-// The module's text is inlined (no file is imported), so this works in pure evaluation too.
+// The evaluator (eval-worker.ts) binds hiveSystemFunction once per process and applies it to each
+// node whose `system` is a configuration's toplevel (configurationPath), with the node's data built
+// in Nix from the fleet's part (eval-data.ts, bound once) and the node's own keys. That data is part
+// of each node's evaluation cache key. The module's text is inlined (no file is imported), so this
+// works in pure evaluation too.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { nixString, parseAttrPath } from "./attr-path.js";
