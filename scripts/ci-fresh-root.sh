@@ -53,6 +53,10 @@ sources=()
 [ -f /etc/apt/sources.list.d/debian.sources ] && sources=(/etc/apt/sources.list.d/debian.sources)
 mmdebstrap --quiet --mode=root --variant=minbase --include=ca-certificates bookworm "$root" "${sources[@]}"
 
+# What Debian's installer writes and a bare root lacks; without it "localhost" goes to DNS.
+echo fresh > "$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n127.0.1.1\tfresh\n::1\tlocalhost ip6-localhost ip6-loopback\n' > "$root/etc/hosts"
+
 say "adding Node.js $(node --version) and npm $(npm --version) from this machine, under /usr/local"
 node_modules_dir=$(npm root --global)
 install -D -m 0755 "$(readlink -f "$(command -v node)")" "$root/usr/local/bin/node"
@@ -63,7 +67,7 @@ ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
 # This network's certificate authorities (a TLS-inspecting egress, here) are part of the machine, not of hive.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
-  chroot "$root" update-ca-certificates >/dev/null
+  chroot "$root" update-ca-certificates >/dev/null 2>&1
 fi
 
 say "cloning $(git -C "$repo" rev-parse --short HEAD) into /root/hive"
