@@ -8,10 +8,13 @@
 # The root also gets this machine's network settings (its extra CA certificates, NODE_EXTRA_CA_CERTS) and a
 # proxy: it runs in its own network namespace whose only way out is an HTTP proxy on the host end of a veth.
 # Nothing else: no Nix, no sshd, no git, no ~/.ssh, no HOME contents; setup.sh must bring what it needs.
-# Mount and pid namespaces of its own end everything it started when it ends; the trap removes the rest.
+# Its own mount namespace is pivoted into the root (as a container is, not chrooted), so nothing in it can
+# reach this machine's files; its own pid namespace ends everything it started when it ends.
 #
 # Needs root and the network this machine has (Debian's packages, the npm registry).
 # HIVE_FRESH_ROOT_NET (default 10.253.0) names the /30 of the veth; HIVE_FRESH_ROOT_TIMEOUT (default 45m).
+# To look into a failure, HIVE_FRESH_ROOT_COMMANDS replaces the README's commands, one per line
+# (e.g. "npm run demo" and "npx vitest run --project e2e test/e2e/lab.test.ts").
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 net=${HIVE_FRESH_ROOT_NET:-10.253.0}
@@ -31,8 +34,11 @@ root=$work/root
 netns=hive-fresh-$$
 veth=hfr$$
 proxy_pid=
+runner_pid=
 cleanup() {
   local rc=$?
+  # The runner's unshare kills the root's pid 1 when it dies, and with it every process in the root.
+  [ -n "$runner_pid" ] && kill "$runner_pid" 2>/dev/null && wait "$runner_pid" 2>/dev/null
   [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
   ip netns del "$netns" 2>/dev/null || true
   ip link del "$veth-h" 2>/dev/null || true
@@ -88,44 +94,55 @@ for _ in $(seq 50); do grep -q listening "$work/proxy.log" 2>/dev/null && break;
 grep -q listening "$work/proxy.log" || { cat "$work/proxy.log" >&2; say "the proxy did not start"; exit 1; }
 say "root ready in $((SECONDS - started)) s"
 
-# Runs in the new namespaces: make the root a mount point, give it /proc, /sys, /dev and /run, enter it.
+# Runs in the new namespaces: make the root the namespace's root (pivot_root, then drop this machine's
+# tree), give it /proc, /sys, /dev and /run, and run the commands in it. A plain chroot would leave this
+# machine's tree in the namespace, where `nsenter --mount` lands (so did the lab's execOnNode, once).
 # Output lines starting "fresh-root:" are this script's; everything else is the README's commands.
 enter_root='
   set -e
   root=$1
   mount --bind "$root" "$root"
-  mount -t proc proc "$root/proc"
-  mount -t sysfs sysfs "$root/sys"
-  mount --rbind /dev "$root/dev"
-  mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
-  mount -t tmpfs -o mode=0755 tmpfs "$root/run"
-  exec chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM=dumb CI=true \
+  cd "$root"
+  mkdir .host
+  pivot_root . .host
+  mount -t proc proc /proc
+  mount -t sysfs sysfs /sys
+  mount --rbind /.host/dev /dev
+  mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+  mount -t tmpfs -o mode=0755 tmpfs /run
+  umount -l /.host
+  rmdir /.host
+  exec /usr/bin/env -i HOME=/root USER=root LOGNAME=root LANG=C.UTF-8 TERM=dumb CI=true \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    http_proxy="$2" https_proxy="$2" HTTP_PROXY="$2" HTTPS_PROXY="$2" \
+    http_proxy="$2" https_proxy="$2" HTTP_PROXY="$2" HTTPS_PROXY="$2" COMMANDS="$4" \
     ${NODE_EXTRA_CA_CERTS:+NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS"} \
     /bin/bash -c "$3"
 '
+commands=${HIVE_FRESH_ROOT_COMMANDS:-$'npm run demo\nnpm test'}
 readme_commands='
   set -u
   cd /root/hive
-  for command in "npm run demo" "npm test"; do
+  while IFS= read -r command; do
+    [ -n "$command" ] || continue
     echo "fresh-root: + $command" >&2
     begin=$SECONDS
-    if $command; then
+    if $command < /dev/null; then
       echo "fresh-root: PASSED $command ($((SECONDS - begin)) s)" >&2
     else
       rc=$?
       echo "fresh-root: FAILED $command (exit $rc after $((SECONDS - begin)) s)" >&2
       exit $rc
     fi
-  done
+  done <<< "$COMMANDS"
 '
-set +e
+# In the background and waited for, so that a TERM or INT runs the cleanup at once.
 timeout --kill-after=30s "$timeout" nsenter --net="/run/netns/$netns" \
   unshare --mount --pid --fork --kill-child --propagation private \
-  bash -c "$enter_root" enter-root "$root" "http://$net.1:3128" "$readme_commands"
-rc=$?
-set -e
+  bash -c "$enter_root" enter-root "$root" "http://$net.1:3128" "$readme_commands" "$commands" &
+runner_pid=$!
+rc=0
+wait "$runner_pid" || rc=$?
+runner_pid=
 sed 's/^/  /' "$work/proxy.log" >&2
 [ "$rc" -eq 0 ] || { say "FAILED (exit $rc) after $((SECONDS - started)) s"; exit "$rc"; }
 
