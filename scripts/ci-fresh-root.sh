@@ -153,4 +153,4 @@ if [ -n "$changed" ]; then
   echo "$changed" >&2
   exit 1
 fi
-say "PASSED: npm run demo and npm test in a fresh Debian 12 root, tracked files unchanged, $((SECONDS - started)) s in all"
+say "PASSED: ${commands//$'\n'/, then } in a fresh Debian 12 root, tracked files unchanged, $((SECONDS - started)) s in all"
