@@ -50,7 +50,8 @@
 
       # config.hive; hive adds it to each node by itself, import it by hand only where it cannot
       # (see docs/inventory-and-vars.md).
-      nixosModules.hive = ./nix/hive-module.nix;
+      # import: `nix flake check` wants a module (a function or an attribute set), not a path.
+      nixosModules.hive = import ./nix/hive-module.nix;
 
       devShells = forAllSystems (pkgs: {
         default = pkgs.mkShell {
