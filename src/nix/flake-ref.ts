@@ -45,9 +45,12 @@ export async function resolveFlake(flake: string, runner: ProcessRunner): Promis
   }
   const commit = await git(runner, top, ["rev-parse", "--verify", "-q", "HEAD"]);
   // What Nix copies: tracked files as they are in the work tree, so staged and unstaged changes count.
+  // Without a commit there is no HEAD to diff against: the index (staged) plus the work tree's changes to it.
   const changes = await runner.run("git", ["-C", top, "diff", "--binary", ...(commit === null ? ["--cached"] : ["HEAD"])]);
+  const unstaged = commit === null ? await runner.run("git", ["-C", top, "diff", "--binary"]) : { exitCode: 0, stdout: "" };
   const dirty = commit === null ? true : changes.stdout !== "";
-  const identity = changes.exitCode === 0 ? sha256(`git\0${commit ?? "none"}\0${sub}\0${changes.stdout}`) : null;
+  const identity =
+    changes.exitCode === 0 && unstaged.exitCode === 0 ? sha256(`git\0${commit ?? "none"}\0${sub}\0${changes.stdout}\0${unstaged.stdout}`) : null;
   const ref = `git+file://${top}${sub === "" ? "" : `?dir=${encodeURIComponent(sub).replace(/%2F/g, "/")}`}`;
   return { ref, kind: "git", sourceRoot: top, commit, dirty, identity };
 }

@@ -76,10 +76,13 @@ async function restartNode(lab: Lab, labNode: LabNode, options: { wipe: boolean 
 /**
  * Runs a shell command inside the node (its mount and network namespaces) as root, without ssh:
  * for reading the node's real state. Daemons started this way are not adopted by the node's init.
+ * --root and --wd matter when the lab runs in a chroot: entering a mount namespace alone puts the
+ * command at that namespace's real root, outside the chroot, where it would read and write the
+ * host's /run and /nix instead of the node's.
  */
 export async function execOnNode(lab: Lab, node: string, command: string, options: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
   const init = requireNodeInit(lab, findNode(lab, node));
-  return runCommand("nsenter", ["-t", String(init.pid), "-m", "-n", "-u", "/bin/sh", "-c", command], {
+  return runCommand("nsenter", ["-t", String(init.pid), "-m", "-n", "-u", "--root", "--wd", "/bin/sh", "-c", command], {
     allowFailure: true,
     input: options.input,
     timeoutMs: options.timeoutMs ?? 60_000,
