@@ -65,8 +65,8 @@ function collectTree(roots: readonly number[]): number[] {
  */
 export function sampleEvaluatorMemory(roots: () => readonly number[], intervalMs = 100): { stop: () => EvaluatorMemory } {
   const result: EvaluatorMemory = { peakSumBytes: 0, peakSingleBytes: 0, peakConcurrent: 0, processes: 0, samples: 0 };
-  // Evaluators seen, as pid:starttime (a recycled pid is a new process). Only evaluators are remembered: a child
-  // read between fork and exec still shows its parent's command line.
+  // Evaluators seen, as pid:starttime (a recycled pid is a new process). Each sample reads the command line
+  // afresh: a child between fork and exec still shows its parent's, and is an evaluator only until it execs.
   const seenEvaluators = new Set<string>();
   const sample = () => {
     let sum = 0;
@@ -74,8 +74,8 @@ export function sampleEvaluatorMemory(roots: () => readonly number[], intervalMs
     for (const pid of collectTree(roots())) {
       let key: string;
       try {
+        if (!isEvaluator(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean))) continue;
         key = `${pid}:${readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[19] ?? ""}`;
-        if (!seenEvaluators.has(key) && !isEvaluator(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean))) continue;
       } catch {
         continue;
       }
