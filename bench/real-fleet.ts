@@ -141,77 +141,108 @@ function crossCheck(flakeDir: string, node: string, reported: string | null | un
   if (run.stdout !== reported) throw new Error(`${what}: ${node} got ${reported ?? "nothing"}, but the flake evaluates to ${run.stdout}`);
 }
 
-/** Runs one measured deploy: time, the machine's CPU, the deployer's CPU, and its evaluators' memory. */
-async function measureRun(tool: RunSample["tool"], round: number, body: (running: Set<number>) => Promise<Pick<RunSample, "ms" | "phases">>): Promise<RunSample> {
+interface Deployed {
+  ms: number;
+  phases: Record<string, number>;
+  /** The toplevel the tool says each node now runs. */
+  outPaths: Record<string, string | null>;
+}
+
+interface Measured {
+  tool: RunSample["tool"];
+  round: number;
+  /** The version every node must run afterwards. */
+  version: string;
+  /** A node whose toplevel is also evaluated separately, or none (a no-change run changes nothing). */
+  crossCheckNode?: string;
+  deploy: (running: Set<number>) => Promise<Deployed>;
+}
+
+/**
+ * Runs one measured deploy: time, the machine's CPU, the deployer's CPU and its evaluators' memory; then,
+ * outside the measurement, checks every node's real state.
+ */
+async function measureRun(lab: Lab, flakeDir: string, run: Measured): Promise<RunSample> {
   const running = new Set<number>();
   const sampler = sampleEvaluatorMemory(() => [...running]);
   const cpuBefore = readCpu();
   const ownBefore = readChildrenCpuMs();
+  const what = `round ${run.round}, ${run.tool}`;
+  let deployed: Deployed;
   try {
-    const { ms, phases } = await body(running);
-    return { tool, round, ms, phases, memory: sampler.stop(), cpu: cpuBusyShare(cpuBefore, readCpu()), ownCpuMs: readChildrenCpuMs() - ownBefore };
+    deployed = await run.deploy(running);
   } catch (error) {
-    const memory = sampler.stop();
-    return { tool, round, ms: Number.NaN, phases: {}, memory, cpu: Number.NaN, ownCpuMs: Number.NaN, error: error instanceof Error ? error.message : String(error) };
+    return { tool: run.tool, round: run.round, ms: Number.NaN, phases: {}, memory: sampler.stop(), cpu: Number.NaN, ownCpuMs: Number.NaN, error: error instanceof Error ? error.message : String(error) };
   }
+  const sample: RunSample = {
+    tool: run.tool, round: run.round, ms: deployed.ms, phases: deployed.phases,
+    memory: sampler.stop(), cpu: cpuBusyShare(cpuBefore, readCpu()), ownCpuMs: readChildrenCpuMs() - ownBefore,
+  };
+  try {
+    await checkNodes(lab, run.version, deployed.outPaths, what);
+    if (run.crossCheckNode !== undefined) crossCheck(flakeDir, run.crossCheckNode, deployed.outPaths[run.crossCheckNode], what);
+  } catch (error) {
+    sample.error = error instanceof Error ? error.message : String(error);
+  }
+  return sample;
 }
 
 let hiveHasEvalMemory = false;
-async function runHive(lab: Lab, flakeDir: string, version: string, want: "succeeded" | "unchanged", running: Set<number>, round: number) {
+async function runHive(lab: Lab, want: "succeeded" | "unchanged", running: Set<number>): Promise<Deployed> {
   const args = [bin, "-f", hiveFile, "apply", "-p", String(lab.nodes.length), "--json", ...(hiveHasEvalMemory ? ["--eval-memory", options.evalMemory] : []), ...options.hiveArgs];
   const run = await timeCommandStreaming(process.execPath, args, { cwd: dir, env: { ...labNixEnv(), NO_COLOR: "1", FORCE_COLOR: undefined }, running });
-  const what = `round ${round}, hive apply${want === "unchanged" ? " (no change)" : ""}`;
   const tail = () => run.stderr.trim().split("\n").slice(-30).join("\n");
-  if (run.status !== 0) throw new Error(`${what} exited with ${run.status}:\n${tail()}`);
+  if (run.status !== 0) throw new Error(`hive apply exited with ${run.status}:\n${tail()}`);
   let doc: { nodes: { name: string; result: string; outPath: string | null }[] };
   try {
     doc = JSON.parse(run.stdout) as typeof doc;
   } catch {
-    throw new Error(`${what} printed no JSON:\n${run.stdout.slice(0, 500)}\n${tail()}`);
+    throw new Error(`hive apply printed no JSON:\n${run.stdout.slice(0, 500)}\n${tail()}`);
   }
   const wrong = doc.nodes.filter((n) => n.result !== want).map((n) => `${n.name} ${n.result}`);
-  if (wrong.length > 0 || doc.nodes.length !== lab.nodes.length) throw new Error(`${what}: expected ${lab.nodes.length} nodes ${want}, got ${doc.nodes.length}, ${wrong.join(", ") || "none other"}:\n${tail()}`);
-  const reported = Object.fromEntries(doc.nodes.map((n) => [n.name, n.outPath]));
-  await checkNodes(lab, version, reported, what);
-  if (want === "succeeded") crossCheck(flakeDir, lab.nodes[round % lab.nodes.length]!.name, reported[lab.nodes[round % lab.nodes.length]!.name], what);
+  if (wrong.length > 0 || doc.nodes.length !== lab.nodes.length) throw new Error(`hive apply: expected ${lab.nodes.length} nodes ${want}, got ${doc.nodes.length}, ${wrong.join(", ") || "none other"}:\n${tail()}`);
   const t = readApplyTimeline(run.stderrLines, run.ms);
-  return { ms: run.ms, phases: { evaluate: t.evaluate, build: t.build, deploy: t.deploy, startup: t.startup } };
+  return { ms: run.ms, phases: { evaluate: t.evaluate, build: t.build, deploy: t.deploy, startup: t.startup }, outPaths: Object.fromEntries(doc.nodes.map((n) => [n.name, n.outPath])) };
 }
 
 async function measureRounds(lab: Lab, fleet: NixosFleet): Promise<RunSample[]> {
   const samples: RunSample[] = [];
-  const record = (sample: RunSample) => {
+  const measure = async (run: Measured) => {
+    const sample = await measureRun(lab, fleet.flakeDir, run);
     samples.push(sample);
     const memory = `evaluators ${(sample.memory.peakSumBytes / 2 ** 20).toFixed(0)} MiB at peak (largest ${(sample.memory.peakSingleBytes / 2 ** 20).toFixed(0)} MiB, ${sample.memory.processes} started)`;
     progress(`round ${sample.round}: ${sample.tool} ${sample.error ? `FAILED: ${sample.error.split("\n")[0]}` : `${formatDuration(sample.ms)}; ${memory}`}`);
+    return sample;
   };
+  const nodeAt = (i: number) => lab.nodes[i % lab.nodes.length]!.name;
   for (let round = 1; round <= options.rounds; round++) {
-    let version = `${runId}-h${round}`;
-    setFleetVersion(fleet.flakeDir, version);
-    const hiveVersion = version;
-    record(await measureRun("hive", round, (running) => runHive(lab, fleet.flakeDir, hiveVersion, "succeeded", running, round)));
-    for (let k = 0; k < options.reapplies && samples.at(-1)?.error === undefined; k++) {
-      record(await measureRun("hive-reapply", round, (running) => runHive(lab, fleet.flakeDir, hiveVersion, "unchanged", running, round)));
+    const hiveVersion = `${runId}-h${round}`;
+    setFleetVersion(fleet.flakeDir, hiveVersion);
+    let last = await measure({ tool: "hive", round, version: hiveVersion, crossCheckNode: nodeAt(3 * round), deploy: (running) => runHive(lab, "succeeded", running) });
+    // A re-apply measures what follows hive's own apply of the same commit; after a failure there is none.
+    for (let k = 0; k < options.reapplies && last.error === undefined; k++) {
+      last = await measure({ tool: "hive-reapply", round, version: hiveVersion, deploy: (running) => runHive(lab, "unchanged", running) });
     }
 
-    version = `${runId}-c${round}`;
-    setFleetVersion(fleet.flakeDir, version);
-    const colmenaVersion = version;
-    record(await measureRun("colmena", round, async (running) => {
-      const run = await deployColmenaStyle(lab, fleet.flakeDir, { parallel: lab.nodes.length, running });
-      await checkNodes(lab, colmenaVersion, run.outPaths, `round ${round}, Colmena's strategy`);
-      crossCheck(fleet.flakeDir, lab.nodes[(round + 1) % lab.nodes.length]!.name, run.outPaths[lab.nodes[(round + 1) % lab.nodes.length]!.name], "Colmena's strategy");
-      return { ms: run.ms, phases: { evaluate: run.evalMs, build: run.buildMs, deploy: run.deployMs } };
-    }));
+    const colmenaVersion = `${runId}-c${round}`;
+    setFleetVersion(fleet.flakeDir, colmenaVersion);
+    await measure({
+      tool: "colmena", round, version: colmenaVersion, crossCheckNode: nodeAt(3 * round + 1),
+      deploy: async (running) => {
+        const run = await deployColmenaStyle(lab, fleet.flakeDir, { parallel: lab.nodes.length, running });
+        return { ms: run.ms, phases: { evaluate: run.evalMs, build: run.buildMs, deploy: run.deployMs }, outPaths: run.outPaths };
+      },
+    });
 
-    version = `${runId}-l${round}`;
-    setFleetVersion(fleet.flakeDir, version);
-    const loopVersion = version;
-    record(await measureRun("loop", round, async (running) => {
-      const run = await deployOneByOne(lab, fleet.flakeDir, { running });
-      await checkNodes(lab, loopVersion, run.outPaths, `round ${round}, loop`);
-      return { ms: run.ms, phases: { build: run.steps.build, copy: run.steps.copy, activate: run.steps.activate } };
-    }));
+    const loopVersion = `${runId}-l${round}`;
+    setFleetVersion(fleet.flakeDir, loopVersion);
+    await measure({
+      tool: "loop", round, version: loopVersion, crossCheckNode: nodeAt(3 * round + 2),
+      deploy: async (running) => {
+        const run = await deployOneByOne(lab, fleet.flakeDir, { running });
+        return { ms: run.ms, phases: { build: run.steps.build, copy: run.steps.copy, activate: run.steps.activate }, outPaths: run.outPaths };
+      },
+    });
   }
   return samples;
 }

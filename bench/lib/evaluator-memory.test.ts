@@ -1,6 +1,8 @@
 // Which processes count as Nix evaluators when the benchmarks sum their memory.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { isEvaluator } from "./evaluator-memory.js";
+import { isEvaluator, sampleEvaluatorMemory } from "./evaluator-memory.js";
 
 describe("isEvaluator", () => {
   it("counts the commands that evaluate Nix expressions", () => {
@@ -18,5 +20,29 @@ describe("isEvaluator", () => {
     expect(isEvaluator(["ssh", "root@10.0.0.1", "nix-store", "--serve", "--write"])).toBe(false);
     expect(isEvaluator(["/bin/sh", "-e", "/nix/store/abc-build-system.sh"])).toBe(false);
     expect(isEvaluator([])).toBe(false);
+  });
+});
+
+describe("sampleEvaluatorMemory", () => {
+  it("finds an evaluator under the roots and reads its memory from /proc", async () => {
+    // `sleep` under the name nix-instantiate: what the sampler goes by is the command line.
+    const child = spawn("sleep", ["30"], { argv0: "nix-instantiate", stdio: "ignore" });
+    try {
+      const pid = child.pid!;
+      while (!readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("nix-instantiate")) await new Promise((r) => setTimeout(r, 10));
+      const sampler = sampleEvaluatorMemory(() => [process.pid]);
+      const memory = sampler.stop();
+      expect(memory.processes).toBe(1);
+      expect(memory.peakConcurrent).toBe(1);
+      expect(memory.peakSumBytes).toBeGreaterThan(0);
+      expect(memory.peakSingleBytes).toBeGreaterThanOrEqual(memory.peakSumBytes);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("sees nothing when no evaluator runs under the roots", () => {
+    const memory = sampleEvaluatorMemory(() => [process.pid]).stop();
+    expect(memory).toMatchObject({ processes: 0, peakSumBytes: 0, peakSingleBytes: 0 });
   });
 });

@@ -1,15 +1,19 @@
-// Memory of the Nix evaluators a command runs, sampled from /proc (Linux): the sum of the resident sets of the
+// Memory of the Nix evaluators a command runs, sampled from /proc (Linux): the sum of the memory of the
 // evaluators running at once, and the largest single one (its high-water mark).
 import { readdirSync, readFileSync } from "node:fs";
 
 export interface EvaluatorMemory {
-  /** Largest sum of VmRSS over evaluators running at the same sample, bytes. */
+  /**
+   * Largest sum over evaluators running at the same sample, bytes: of their proportional set sizes (resident
+   * memory, pages shared between processes split among them), so a fork that has not exec'd yet and still
+   * shares its parent's pages does not count them twice. VmRSS where PSS is unavailable.
+   */
   peakSumBytes: number;
   /** Largest VmHWM (peak resident set) of any one evaluator, bytes. */
   peakSingleBytes: number;
   /** Most evaluators seen at one sample. */
   peakConcurrent: number;
-  /** Distinct evaluator processes seen. */
+  /** Distinct evaluator processes seen, not counting forks of an evaluator (same command line as their parent). */
   processes: number;
   samples: number;
 }
@@ -36,14 +40,28 @@ function readChildren(pid: number): number[] {
   }
 }
 
-function readMemory(pid: number): { rss: number; hwm: number } | null {
+const kib = (text: string, name: string) => {
+  const value = new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1];
+  return value === undefined ? undefined : Number(value) * 1024;
+};
+
+function readMemory(pid: number): { size: number; hwm: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
-    return { rss: field("VmRSS"), hwm: field("VmHWM") };
+    let pss: number | undefined;
+    try {
+      pss = kib(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"), "Pss");
+    } catch {
+      // Kernels before 4.14: resident set size instead.
+    }
+    return { size: pss ?? kib(status, "VmRSS") ?? 0, hwm: kib(status, "VmHWM") ?? 0 };
   } catch {
     return null;
   }
+}
+
+function readCommandLine(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8");
 }
 
 /** Everything under the roots, roots included. */
@@ -73,17 +91,21 @@ export function sampleEvaluatorMemory(roots: () => readonly number[], intervalMs
     let running = 0;
     for (const pid of collectTree(roots())) {
       let key: string;
+      let fork: boolean;
       try {
-        if (!isEvaluator(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean))) continue;
-        key = `${pid}:${readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[19] ?? ""}`;
+        const commandLine = readCommandLine(pid);
+        if (!isEvaluator(commandLine.split("\0").filter(Boolean))) continue;
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+        key = `${pid}:${stat[19] ?? ""}`;
+        fork = readCommandLine(Number(stat[1])) === commandLine;
       } catch {
         continue;
       }
       const memory = readMemory(pid);
       if (memory === null) continue;
-      seenEvaluators.add(key);
-      running++;
-      sum += memory.rss;
+      if (!fork) seenEvaluators.add(key);
+      running += fork ? 0 : 1;
+      sum += memory.size;
       result.peakSingleBytes = Math.max(result.peakSingleBytes, memory.hwm);
     }
     result.samples++;
