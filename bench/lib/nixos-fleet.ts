@@ -45,6 +45,11 @@ export interface NixosFleet {
 
 const ROLES = ["web", "db", "worker", "edge", "monitor"];
 
+/** Versions end up in store path names, which allow only these characters. */
+function checkVersion(version: string): void {
+  if (!/^[A-Za-z0-9+._?=-]+$/.test(version)) throw new Error(`bad fleet version "${version}": use letters, digits and + . _ ? = -`);
+}
+
 /** The name of a node's toplevel: lab/flake.nix's, so lab nodes and hive's checks read it the same way. */
 export function toplevelName(node: string, version: string): string {
   return `nixos-system-${node}-${version}`;
@@ -198,6 +203,7 @@ export function writeNixosFleet(options: NixosFleetOptions): NixosFleet {
   const nixpkgsDir = resolve(options.dir, "nixpkgs");
   const flakeDir = resolve(options.dir, "flake");
   if (options.nodes.length === 0) throw new Error("a fleet needs at least one node");
+  checkVersion(version);
   rmSync(nixpkgsDir, { recursive: true, force: true });
   rmSync(flakeDir, { recursive: true, force: true });
 
@@ -233,6 +239,7 @@ const VERSION_LINE = /^ {2}lab\.version = ".*";$/m;
 
 /** A new version everywhere: the one line in modules/common.nix, committed as a user would. */
 export function setFleetVersion(flakeDir: string, version: string): void {
+  checkVersion(version);
   const file = join(flakeDir, "modules", "common.nix");
   const text = readFileSync(file, "utf8");
   if (!VERSION_LINE.test(text)) throw new Error(`${file} has no \`lab.version = "...";\` line`);
