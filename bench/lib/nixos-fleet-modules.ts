@@ -101,7 +101,7 @@ let
   settingsValue = types.oneOf [ types.str types.int types.bool (types.listOf types.str) ];
 in
 {
-  imports = [ ${imports.join(" ")} ];
+  imports = [${imports.map((m) => ` ${m}`).join("")} ];
 
   options.services.${name} = {
     enable = mkEnableOption "${name}, a generated daemon";
