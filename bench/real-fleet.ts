@@ -16,7 +16,7 @@ import { sampleEvaluatorMemory } from "./lib/evaluator-memory.js";
 import { deployOneByOne, SYSTEM_PROFILE, toplevelAttribute, writeLabHive } from "./lib/lab-deploy.js";
 import { setFleetVersion, toplevelName, writeNixosFleet, type NixosFleet } from "./lib/nixos-fleet.js";
 import { timeCommandStreaming } from "./lib/process.js";
-import { renderRealFleet, type FleetFacts, type RunSample } from "./lib/real-fleet-report.js";
+import { QUIET_CPU, renderRealFleet, type FleetFacts, type RunSample } from "./lib/real-fleet-report.js";
 import { machineInfo, replaceSection } from "./lib/report.js";
 import { formatDuration } from "./lib/stats.js";
 
@@ -84,7 +84,6 @@ function parseOptions(argv: readonly string[]): Options {
 const LAB_NAME = "bench-rf";
 /** Filler per toplevel, as bench/apply.ts: a new version moves real bytes to every node. */
 const PAYLOAD_KIB = 512;
-const QUIET_CPU = 0.15;
 
 const options = parseOptions(process.argv.slice(2));
 const repo = fileURLToPath(new URL("..", import.meta.url));
@@ -215,34 +214,41 @@ async function measureRounds(lab: Lab, fleet: NixosFleet): Promise<RunSample[]> 
     return sample;
   };
   const nodeAt = (i: number) => lab.nodes[i % lab.nodes.length]!.name;
-  for (let round = 1; round <= options.rounds; round++) {
-    const hiveVersion = `${runId}-h${round}`;
-    setFleetVersion(fleet.flakeDir, hiveVersion);
-    let last = await measure({ tool: "hive", round, version: hiveVersion, crossCheckNode: nodeAt(3 * round), deploy: (running) => runHive(lab, "succeeded", running) });
+  const hive = async (round: number) => {
+    const version = `${runId}-h${round}`;
+    setFleetVersion(fleet.flakeDir, version);
+    let last = await measure({ tool: "hive", round, version, crossCheckNode: nodeAt(3 * round), deploy: (running) => runHive(lab, "succeeded", running) });
     // A re-apply measures what follows hive's own apply of the same commit; after a failure there is none.
     for (let k = 0; k < options.reapplies && last.error === undefined; k++) {
-      last = await measure({ tool: "hive-reapply", round, version: hiveVersion, deploy: (running) => runHive(lab, "unchanged", running) });
+      last = await measure({ tool: "hive-reapply", round, version, deploy: (running) => runHive(lab, "unchanged", running) });
     }
-
-    const colmenaVersion = `${runId}-c${round}`;
-    setFleetVersion(fleet.flakeDir, colmenaVersion);
+  };
+  const colmena = async (round: number) => {
+    const version = `${runId}-c${round}`;
+    setFleetVersion(fleet.flakeDir, version);
     await measure({
-      tool: "colmena", round, version: colmenaVersion, crossCheckNode: nodeAt(3 * round + 1),
+      tool: "colmena", round, version, crossCheckNode: nodeAt(3 * round + 1),
       deploy: async (running) => {
         const run = await deployColmenaStyle(lab, fleet.flakeDir, { parallel: lab.nodes.length, running });
         return { ms: run.ms, phases: { evaluate: run.evalMs, build: run.buildMs, deploy: run.deployMs }, outPaths: run.outPaths };
       },
     });
-
-    const loopVersion = `${runId}-l${round}`;
-    setFleetVersion(fleet.flakeDir, loopVersion);
+  };
+  const loop = async (round: number) => {
+    const version = `${runId}-l${round}`;
+    setFleetVersion(fleet.flakeDir, version);
     await measure({
-      tool: "loop", round, version: loopVersion, crossCheckNode: nodeAt(3 * round + 2),
+      tool: "loop", round, version, crossCheckNode: nodeAt(3 * round + 2),
       deploy: async (running) => {
         const run = await deployOneByOne(lab, fleet.flakeDir, { running });
         return { ms: run.ms, phases: { build: run.steps.build, copy: run.steps.copy, activate: run.steps.activate }, outPaths: run.outPaths };
       },
     });
+  };
+  const order = [hive, colmena, loop];
+  for (let round = 1; round <= options.rounds; round++) {
+    // Each round starts with the next tool, so a change in the machine's load over the run spreads over all three.
+    for (let i = 0; i < order.length; i++) await order[(round - 1 + i) % order.length]!(round);
   }
   return samples;
 }

@@ -1,5 +1,6 @@
 // Which processes count as Nix evaluators when the benchmarks sum their memory.
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { isEvaluator, sampleEvaluatorMemory } from "./evaluator-memory.js";
@@ -37,7 +38,9 @@ describe("sampleEvaluatorMemory", () => {
       expect(memory.peakSumBytes).toBeGreaterThan(0);
       expect(memory.peakSingleBytes).toBeGreaterThanOrEqual(memory.peakSumBytes);
     } finally {
+      const exited = once(child, "exit");
       child.kill();
+      await exited;
     }
   });
 

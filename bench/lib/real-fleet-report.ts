@@ -42,6 +42,8 @@ export interface RealFleetInput {
 }
 
 const CHANGED_TARGET = 0.65;
+/** Above this CPU busy share before the run, the section says the machine was busy. */
+export const QUIET_CPU = 0.15;
 const REAPPLY_TARGET_MS = 2000;
 
 /** "2G", "2GiB", "1536M", "512MB" (binary units) or a plain byte count; null when unreadable. */
@@ -151,8 +153,12 @@ export function renderRealFleet(input: RealFleetInput): { body: string; missed: 
   const hiveCommand = `hive apply -p ${nodes} --json${input.hiveHasEvalMemory ? ` --eval-memory ${input.evalMemory}` : ""}${input.hiveArgs.map((a) => ` ${a}`).join("")}`;
   const deploys = renderDeploys(input);
   const failed = input.samples.filter((s) => s.error !== undefined).map((s) => `round ${s.round}, ${s.tool}: ${s.error!.split("\n").slice(0, 3).join(" / ")}`);
+  const busy = input.backgroundCpu > QUIET_CPU
+    ? ["", `**Taken on a busy machine** (CPUs ${percent(input.backgroundCpu)} busy before the run): other work slowed every row by`, "different amounts; compare within this run only, and re-run on a quiet machine before reading the targets."]
+    : [];
   const body = [
     `Measured ${renderMachineInfo(input.info)} ${input.nix}. CPUs ${percent(input.backgroundCpu)} busy in the second before the run.`,
+    ...busy,
     "",
     `**The fleet.** ${nodes} lab nodes and a flake made by \`bench/lib/nixos-fleet.ts\`, as a user keeps one: a git repository`,
     "(flake.nix, a flake.lock written by `nix flake lock`, modules/common.nix, roles/, hosts/) whose",
@@ -178,8 +184,8 @@ export function renderRealFleet(input: RealFleetInput): { body: string; missed: 
     "",
     `### A new version on ${nodes} nodes`,
     "",
-    "One untimed deploy first gives every node the fleet's first system (its whole closure); then each round sets a",
-    "new version and deploys it, in this order:",
+    "One untimed deploy first gives every node the fleet's first system (its whole closure); then each round deploys",
+    "a new version with each tool, the round's first tool rotating (hive, then Colmena's strategy, then the loop):",
     "",
     `- **hive**: \`${hiveCommand}\` with a generated hive.ts (\`meta.flake\` is the repository), spawn to exit; then`,
     "  the **no-change** re-applies, right after it, each expecting every node `unchanged`.",
