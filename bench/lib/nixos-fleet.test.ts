@@ -37,6 +37,16 @@ describe("writeNixosFleet", () => {
     expect(names).toEqual({ "web-a": "nixos-system-web-a-7", "db-b": "nixos-system-db-b-7" });
   });
 
+  it("builds a toplevel offline that is a lab system, with the node's etc and units", () => {
+    const drv = nixEval("--raw", `${fleet.flakeDir}#nixosConfigurations.web-a.config.system.build.toplevel.drvPath`);
+    const out = execFileSync("nix-store", ["--realise", "--max-jobs", "4", drv], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+    expect(readFileSync(join(out, "www", "index.html"), "utf8")).toBe("web-a 7\n");
+    expect(readFileSync(join(out, "bin", "switch-to-configuration"), "utf8")).toContain("hive-lab-web.service");
+    expect(readFileSync(join(out, "etc", "hostname"), "utf8")).toBe("web-a\n");
+    expect(readFileSync(join(out, "etc", "os-release"), "utf8")).toContain('BUILD_ID="25.11pre-7"');
+    expect(readFileSync(join(out, "units", "firewall.service"), "utf8")).toContain("[Service]");
+  }, 120_000);
+
   it("keeps evalModules' extendModules, so modules can be added to a node afterwards", () => {
     const apply = 'c: (c.extendModules { modules = [ ({ lib, ... }: { lab.version = lib.mkForce "injected"; }) ]; }).config.system.build.toplevel.name';
     expect(nixEval("--raw", `${fleet.flakeDir}#nixosConfigurations.web-a`, "--apply", apply)).toBe("nixos-system-web-a-injected");

@@ -23,6 +23,8 @@ let
     unhealthy = toBool knobs.unhealthy;
     activationSleep = toString knobs.activationSleep;
     payloadKiB = toString knobs.payloadKiB;
+    # lab/build-system.sh copies the web service's configuration into the system.
+    webConfig = pkgs.writeText "lab-web-config-${config.networking.hostName}" "listen 80\n";
     etc = config.system.build.etc;
     units = config.system.build.units;
     systemPath = config.system.path;
