@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["src/**/*.test.ts", "test/cli/**/*.test.ts", "test/ssh/**/*.test.ts", "test/nix/**/*.test.ts"],
+          include: ["src/**/*.test.ts", "test/cli/**/*.test.ts", "test/ssh/**/*.test.ts", "test/nix/**/*.test.ts", "bench/**/*.test.ts"],
         },
       },
       {

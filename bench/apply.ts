@@ -183,7 +183,7 @@ async function measure(lab: Lab, backgroundCpu: number): Promise<Results> {
     await setVersion(flakeDir, `${runId}-l${round}`);
     const cpuBefore = readCpu();
     const ownBefore = readChildrenCpuMs();
-    const loop = deployOneByOne(lab, flakeDir);
+    const loop = await deployOneByOne(lab, `path:${flakeDir}`);
     const cpu = cpuBusyShare(cpuBefore, readCpu());
     const ownCpuMs = readChildrenCpuMs() - ownBefore;
     await checkNodes(lab, flakeDir, `round ${round}, loop`, loop.outPaths);

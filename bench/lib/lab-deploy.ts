@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { execOnNode, labNixEnv, labSshOptions, type Lab } from "../../test/lab/lab.js";
 import { cpuBusyShare, readCpu } from "./cpu.js";
-import { timeCommand } from "./process.js";
+import { timeCommand, timeCommandStreaming } from "./process.js";
 
 export const SYSTEM_PROFILE = "/nix/var/nix/profiles/system";
 
@@ -65,26 +65,27 @@ export interface LoopRun {
 /**
  * What a deploy script without a deployer does: for each node in turn, `nix build` its toplevel (one nix
  * process per node, evaluating the flake each time), `nix copy` the closure over ssh, then set the profile
- * and switch over ssh. Stops at the first failure, with the command and its output.
+ * and switch over ssh. `flake` is the reference the script builds (`path:DIR`, or a directory as a user
+ * types it). Stops at the first failure, with the command and its output.
  */
-export function deployOneByOne(lab: Lab, flakeDir: string): LoopRun {
+export async function deployOneByOne(lab: Lab, flake: string, options: { running?: Set<number> } = {}): Promise<LoopRun> {
   const env = labNixEnv(lab);
   const steps: LoopStepTotals = { build: 0, copy: 0, activate: 0 };
   const outPaths: Record<string, string> = {};
-  const run = (step: keyof LoopStepTotals, command: string, args: string[]) => {
-    const result = timeCommand(command, args, { env });
+  const run = async (step: keyof LoopStepTotals, command: string, args: string[]) => {
+    const result = await timeCommandStreaming(command, args, { env, running: options.running });
     steps[step] += result.ms;
     if (result.status !== 0) throw new Error(`loop: ${command} ${args.join(" ")} exited with ${result.status}:\n${result.stderr.trim()}`);
     return result.stdout;
   };
   const start = process.hrtime.bigint();
   for (const node of lab.nodes) {
-    const built = JSON.parse(run("build", "nix", ["build", "--no-link", "--json", `path:${flakeDir}#${toplevelAttribute(node.name)}`])) as { outputs: { out: string } }[];
+    const built = JSON.parse(await run("build", "nix", ["build", "--no-link", "--json", `${flake}#${toplevelAttribute(node.name)}`])) as { outputs: { out: string } }[];
     const out = built[0]?.outputs.out;
     if (out === undefined) throw new Error(`loop: nix build for ${node.name} printed no output path`);
     outPaths[node.name] = out;
-    run("copy", "nix", ["copy", "--to", `ssh://root@${node.address}`, out]);
-    run("activate", "ssh", [...labSshOptions(lab), `root@${node.address}`, `nix-env -p ${SYSTEM_PROFILE} --set ${out} && ${out}/bin/switch-to-configuration switch`]);
+    await run("copy", "nix", ["copy", "--to", `ssh://root@${node.address}`, out]);
+    await run("activate", "ssh", [...labSshOptions(lab), `root@${node.address}`, `nix-env -p ${SYSTEM_PROFILE} --set ${out} && ${out}/bin/switch-to-configuration switch`]);
   }
   return { ms: Number(process.hrtime.bigint() - start) / 1e6, steps, outPaths };
 }

@@ -27,12 +27,21 @@ export interface StreamedRun extends TimedRun {
   stderrLines: TimedLine[];
 }
 
+export interface StreamingOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** The child's pid is in this set while it runs (e.g. for a sampler that watches what is running). */
+  running?: Set<number>;
+}
+
 /** Like timeCommand, but asynchronous, and stamps every stderr line with its arrival time. */
-export function timeCommandStreaming(command: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<StreamedRun> {
+export function timeCommandStreaming(command: string, args: readonly string[], options: StreamingOptions = {}): Promise<StreamedRun> {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
     const elapsed = () => Number(process.hrtime.bigint() - start) / 1e6;
     const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    const pid = child.pid;
+    if (pid !== undefined) options.running?.add(pid);
     const stdout: Buffer[] = [];
     const stderrLines: TimedLine[] = [];
     let pending = "";
@@ -43,8 +52,12 @@ export function timeCommandStreaming(command: string, args: readonly string[], o
       pending = parts.pop() ?? "";
       for (const text of parts) stderrLines.push({ ms, text });
     });
-    child.on("error", reject);
+    child.on("error", (error) => {
+      if (pid !== undefined) options.running?.delete(pid);
+      reject(error);
+    });
     child.on("close", (status) => {
+      if (pid !== undefined) options.running?.delete(pid);
       const ms = elapsed();
       if (pending !== "") stderrLines.push({ ms, text: pending });
       resolve({ ms, status, stdout: Buffer.concat(stdout).toString("utf8"), stderr: stderrLines.map((l) => l.text).join("\n"), stderrLines });
