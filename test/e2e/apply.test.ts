@@ -336,19 +336,21 @@ describe("hive apply", () => {
     it("first Ctrl-C starts nothing new, lets the running activation finish, prints the table, exits 130", async () => {
       await setVersion(fx.flakeDir, `int-${Date.now()}`);
       for (const node of ["t5", "t6"]) await setNodeKnobs(fx.flakeDir, node, { activationSleep: 2 });
-      const t6Before = await nodeState(lab, "t6");
+      const before = { t5: await nodeState(lab, "t5"), t6: await nodeState(lab, "t6") };
       const hive = startHive(["-f", fx.hiveFile, "apply", "--on", "t5,t6", "-p", "1"]);
-      await activationRunning("t5");
+      // One node at a time, whichever is built first: interrupt while the first one activates.
+      const first = await Promise.race([activationRunning("t5").then(() => "t5" as const), activationRunning("t6").then(() => "t6" as const)]);
+      const second = first === "t5" ? "t6" : "t5";
       hive.kill("SIGINT");
       const run = await hive.done;
       expect(run.code).toBe(130);
       expect(run.stderr).toContain("interrupted: starting nothing new");
-      expect(run.stdout).toMatch(/^t5\s+switch\s+succeeded/m);
-      expect(run.stdout).toMatch(/^t6\s+switch\s+skipped/m);
-      const t5 = await nodeState(lab, "t5");
-      expect(t5.current).toBe(t5.profile);
-      expect(t5.current).toContain("int-");
-      expect(await nodeState(lab, "t6")).toEqual(t6Before);
+      expect(run.stdout).toMatch(new RegExp(`^${first}\\s+switch\\s+succeeded`, "m"));
+      expect(run.stdout).toMatch(new RegExp(`^${second}\\s+switch\\s+skipped`, "m"));
+      const done = await nodeState(lab, first);
+      expect(done.current).toBe(done.profile);
+      expect(done.current).toContain("int-");
+      expect(await nodeState(lab, second)).toEqual(before[second]);
     });
 
     it("a second Ctrl-C stops waiting; the node returns by itself and ends with a profile naming what it runs", async () => {
