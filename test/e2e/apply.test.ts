@@ -339,7 +339,15 @@ describe("hive apply", () => {
       const before = { t5: await nodeState(lab, "t5"), t6: await nodeState(lab, "t6") };
       const hive = startHive(["-f", fx.hiveFile, "apply", "--on", "t5,t6", "-p", "1"]);
       // One node at a time, whichever is built first: interrupt while the first one activates.
-      const first = await Promise.race([activationRunning("t5").then(() => "t5" as const), activationRunning("t6").then(() => "t6" as const)]);
+      let first: "t5" | "t6" | undefined;
+      for (let i = 0; i < 300 && first === undefined; i++) {
+        for (const node of ["t5", "t6"] as const) {
+          const r = await execOnNode(lab, node, "d=$(ls -t /run/hive/activations 2>/dev/null | head -1); [ -n \"$d\" ] && [ ! -e /run/hive/activations/$d/activation-exit ]");
+          if (r.exitCode === 0) first = node;
+        }
+        if (first === undefined) await sleep(100);
+      }
+      if (first === undefined) throw new Error("no activation started on t5 or t6");
       const second = first === "t5" ? "t6" : "t5";
       hive.kill("SIGINT");
       const run = await hive.done;
