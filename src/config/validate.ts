@@ -9,7 +9,7 @@ import { resolveInventory, rolesOf } from "./inventory.js";
 import { formatIssues } from "./issues.js";
 import { type Hive, type Node, type ResolvedVars, mergeNodeSettings, resolveFlake, resolveNode } from "./normalize.js";
 import { applyRules } from "./rules.js";
-import { type Inventory, type Vars, hiveSchema, inventorySchema, metaSchema, nodeNameSchema, nodeSchema, varsSchema } from "./schema.js";
+import { type Inventory, type Vars, describeValue, hiveSchema, inventorySchema, metaSchema, nodeNameSchema, nodeSchema, varsSchema } from "./schema.js";
 
 /** Only the frame of the hive; each node is checked on its own once defaults are merged in. */
 const frameSchema = z.strictObject({
@@ -37,7 +37,8 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
     );
   };
   if (typeof exported !== "object" || exported === null || Array.isArray(exported)) {
-    fail([`the default export must be an object with \`nodes\` (use \`export default defineHive({ ... })\`), got ${typeof exported}`]);
+    const got = exported === undefined ? "undefined" : describeValue(exported);
+    fail([`the default export must be an object with \`nodes\` (use \`export default defineHive({ ... })\`), got ${got}`]);
   }
 
   const frame = frameSchema.safeParse(exported, { reportInput: true });
