@@ -41,6 +41,9 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
     fail([`the default export must be an object with \`nodes\` (use \`export default defineHive({ ... })\`), got ${got}`]);
   }
 
+  const reserved = prototypeNameProblems(exported as Record<string, unknown>);
+  if (reserved.length > 0) fail(reserved);
+
   const frame = frameSchema.safeParse(exported, { reportInput: true });
   if (!frame.success) fail(formatIssues(frame.error.issues, hiveSchema));
   const { meta, defaults = {}, nodes: rawNodes, inventory: rawInventory = {}, vars: rawVars = {} } = frame.data!;
@@ -103,4 +106,34 @@ function resolveFleet(nodes: Node[], inventory: Inventory, vars: Vars, dir: stri
 /** A path from hive.ts: `~/...` is under the home directory, anything else relative to hive.ts. */
 function resolveHomePath(dir: string, path: string): string {
   return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : resolve(dir, path);
+}
+
+/**
+ * `__proto__` as a node, key or check name: zod, object spreads and literals drop it without a
+ * word (in a literal it sets the prototype), so the node or key would silently not exist.
+ */
+function prototypeNameProblems(exported: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const check = (value: unknown, path: string, what: string): void => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+    if (Object.hasOwn(value, "__proto__")) {
+      problems.push(`${path}.__proto__: "__proto__" cannot be a ${what} name (JavaScript treats it as the object's prototype); rename it`);
+    }
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      problems.push(`${path}: \`__proto__: { ... }\` in an object literal sets the prototype instead of adding a ${what} named "__proto__"; rename it`);
+    }
+  };
+  const checkSettings = (settings: unknown, path: string): void => {
+    if (typeof settings !== "object" || settings === null) return;
+    check((settings as Record<string, unknown>)["keys"], `${path}.keys`, "key");
+    check((settings as Record<string, unknown>)["healthChecks"], `${path}.healthChecks`, "health check");
+  };
+  check(exported["nodes"], "nodes", "node");
+  checkSettings(exported["defaults"], "defaults");
+  const nodes = exported["nodes"];
+  if (typeof nodes === "object" && nodes !== null) {
+    for (const [name, settings] of Object.entries(nodes)) checkSettings(settings, `nodes.${name}`);
+  }
+  return problems;
 }
