@@ -41,6 +41,7 @@ describe("validateHive: valid hives and defaults", () => {
         keys: {},
         roles: [],
         declared: {},
+        hiveName: "/fleet/hive.ts",
         rollback: true,
         magicRollback: true,
         confirmTimeout: 30,

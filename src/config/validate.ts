@@ -62,6 +62,8 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
   const vars = parsedVars.data ?? { recipients: [], generators: {} };
   const identity = vars.identity === undefined ? undefined : resolveHomePath(dir, vars.identity);
   const resolveVar = makeVarResolver(varsDirOf(dir), vars.generators, identity);
+  // Keys on a node are recorded per hive: by its name, else by where this hive.ts is.
+  const hiveName = meta.name !== undefined && meta.name.trim() !== "" ? meta.name : file;
   const nodes: Node[] = [];
   if (problems.length === 0) {
     for (const [name, raw] of Object.entries(rawNodes)) {
@@ -77,7 +79,7 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
       const merged = mergeNodeSettings(defaults as Record<string, unknown>, raw as Record<string, unknown>);
       const parsed = nodeSchema.safeParse(merged, { reportInput: true });
       if (parsed.success) {
-        nodes.push(resolveNode(name, parsed.data, dir, sshConfig, resolveVar));
+        nodes.push(resolveNode(name, parsed.data, dir, sshConfig, resolveVar, hiveName));
       } else {
         problems.push(...formatIssues(parsed.error.issues, nodeSchema, ["nodes", name]));
       }

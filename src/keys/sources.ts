@@ -16,6 +16,8 @@ export interface PreparedKey extends KeyPlacement {
 /** Every key of one node, read. Call `wipePreparedKeys` once they are uploaded. */
 export interface PreparedKeys {
   node: string;
+  /** The hive whose record on the node the keys go into (Node.hiveName). */
+  hiveName: string;
   /** In hive.ts order. */
   keys: PreparedKey[];
 }
@@ -34,7 +36,7 @@ const STDERR_LINES = 10;
  * the secret, `var` decrypted from vars/ with the operator's age identity. Sources are read one after the other (a command may prompt through an agent). If
  * any fails, every one read so far is wiped and a KeySourceError lists each failure.
  */
-export async function prepareKeys(node: Pick<Node, "name" | "keys">, runner: ByteRunner, options: PrepareKeysOptions = {}): Promise<PreparedKeys> {
+export async function prepareKeys(node: Pick<Node, "name" | "keys" | "hiveName">, runner: ByteRunner, options: PrepareKeysOptions = {}): Promise<PreparedKeys> {
   const placements = keyPlacements(node);
   const conflicts = placementConflicts(placements);
   if (conflicts.length > 0) throw new KeyConflictError(conflicts.join("; "));
@@ -51,12 +53,12 @@ export async function prepareKeys(node: Pick<Node, "name" | "keys">, runner: Byt
     }
   }
   if (failures.length > 0) {
-    wipePreparedKeys({ node: node.name, keys });
+    wipePreparedKeys({ node: node.name, hiveName: node.hiveName, keys });
     const [first] = failures;
     const more = failures.length > 1 ? ` (and ${failures.length - 1} more: ${failures.slice(1).map((f) => f.message).join("; ")})` : "";
     throw new KeySourceError(`${first!.message}${more}; nothing was changed on the node`, failures.flatMap((f) => [f.message, ...f.log]));
   }
-  return { node: node.name, keys };
+  return { node: node.name, hiveName: node.hiveName, keys };
 }
 
 /** Overwrite every prepared secret with zeros. */
