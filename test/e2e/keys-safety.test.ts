@@ -59,6 +59,7 @@ describe("keys and the node's non-root user", () => {
     // A root key under deploy's home: deploy owns a directory on the way, so it could redirect the write.
     writeNodes([{ name: "t1", extra: { keys: { authorized_keys: { text: "ssh-ed25519 AAAA attacker\n", destDir: "/home/deploy/keys" } } } }]);
     const rootKey = keysRun(fx.hiveFile, ["upload-keys"]);
+    expect(await snapshot("t1", "/root/vault")).toBe(before);
     expect(rootKey.code).toBe(1);
     expect(rootKey.byName["t1"]!.error).toEqual({
       code: "E_KEY_TARGET",
@@ -67,12 +68,12 @@ describe("keys and the node's non-root user", () => {
     // deploy's own key in deploy's home: allowed, but not through the symlink.
     writeNodes([{ name: "t1", extra: { keys: { authorized_keys: { text: "ssh-ed25519 AAAA attacker\n", destDir: "/home/deploy/keys", user: "deploy", group: "deploy" } } } }]);
     const deployKey = keysRun(fx.hiveFile, ["upload-keys"]);
+    expect(await snapshot("t1", "/root/vault")).toBe(before);
     expect(deployKey.code).toBe(1);
     expect(deployKey.byName["t1"]!.error).toEqual({
       code: "E_KEY_TARGET",
       message: "/home/deploy/keys (on the way to key authorized_keys) is a symbolic link; hive does not write or remove through symbolic links; no key was written",
     });
-    expect(await snapshot("t1", "/root/vault")).toBe(before);
     expect((await execOnNode(lab, "t1", "test -e /nix/var/hive/keys")).exitCode).not.toBe(0);
   });
 
@@ -80,9 +81,9 @@ describe("keys and the node's non-root user", () => {
     const before = await snapshot("t1", "/root/vault");
     writeNodes([{ name: "t1", extra: { keys: { authorized_keys: { text: "x\n", destDir: "/run/keys/../../root/vault" } } } }]);
     const run = runHive(["-f", fx.hiveFile, "upload-keys"]);
+    expect(await snapshot("t1", "/root/vault")).toBe(before);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(`nodes.t1.keys.authorized_keys.destDir: destDir must not contain '.' or '..' (hive checks every directory on the way as written), got "/run/keys/../../root/vault"`);
-    expect(await snapshot("t1", "/root/vault")).toBe(before);
   });
 
   it("removes a key from deploy's directory only while it is the file hive placed there", async () => {
@@ -97,12 +98,12 @@ describe("keys and the node's non-root user", () => {
     await asDeploy("t2", "mv /home/deploy/keys /home/deploy/keys.old && ln -s /root/vault /home/deploy/keys");
     writeNodes([{ name: "t2", extra: { keys: {} } }]);
     const removal = keysRun(fx.hiveFile, ["upload-keys"]);
+    expect(await snapshot("t2", "/root/vault")).toBe(before);
     expect(removal.code).toBe(1);
     expect(removal.byName["t2"]!.error).toEqual({
       code: "E_KEY_UPLOAD",
       message: "removing keys no longer in hive.ts failed: /home/deploy/keys (on the way to key token) is a symbolic link; hive does not write or remove through symbolic links",
     });
-    expect(await snapshot("t2", "/root/vault")).toBe(before);
 
     // A file put where hive's was (not the one hive placed) stays too; once it is gone, hive forgets the key.
     await asDeploy("t2", "rm /home/deploy/keys && mv /home/deploy/keys.old /home/deploy/keys && mv /home/deploy/keys/token /home/deploy/keys/token.mine && echo other > /home/deploy/keys/token");
