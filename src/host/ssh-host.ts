@@ -9,7 +9,7 @@ import type { SupervisorOptions } from "../activation/supervisor.js";
 import { keyManifestScript } from "../keys/index.js";
 import { trimNixError } from "../nix/nix-errors.js";
 import { ExportError, type StorePathInfo } from "../nix/export.js";
-import { ReplyReader, ServeProtocolError, pushClosure } from "../nix/serve-protocol.js";
+import { ReplyReader, ServeProtocolError, describeStoreFull, pushClosure } from "../nix/serve-protocol.js";
 import { type FactsDetail, type NodeFacts, factsScript, parseNodeFacts, parseNodeState } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { ExecOptions, ExecResult, SshConnection } from "../ssh/connection.js";
@@ -205,12 +205,12 @@ export class SshHost implements Host {
       if (error instanceof ExportError) throw new NodeOperationError(`could not send the closure: ${error.message}`, "E_PUSH");
       const stderr = result?.stderr ?? "";
       const reason = stderr.trim() !== "" ? trimNixError(stderr, 5) : (error as Error).message;
-      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${reason}`, "E_PUSH", tail(stderr));
+      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${reason}${describeStoreFull(stderr)}`, "E_PUSH", tail(stderr));
     }
     input.end();
     const result = await ended;
     if (result.exitCode !== 0) {
-      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${trimNixError(result.stderr, 5) || `nix-store --serve exited ${result.exitCode}`}`, "E_PUSH", tail(result.stderr));
+      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${trimNixError(result.stderr, 5) || `nix-store --serve exited ${result.exitCode}`}${describeStoreFull(result.stderr)}`, "E_PUSH", tail(result.stderr));
     }
   }
 

@@ -1,5 +1,5 @@
 // Reads every key of a node on the deployer (text, file, command) into memory, before the node is touched.
-import { readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { Node } from "../config/normalize.js";
 import type { ByteRunner } from "../nix/runner.js";
 import { quoteCommand } from "../ssh/quote.js";
@@ -30,6 +30,10 @@ export interface PrepareKeysOptions {
 }
 
 const STDERR_LINES = 10;
+
+/** The largest key hive reads: enough for any certificate bundle or keyring, and a bound on memory per node. */
+export const MAX_KEY_BYTES = 16 * 1024 * 1024;
+const MAX_KEY_SIZE = "16 MiB";
 
 /**
  * Reads each key's source: `text` as UTF-8, `file` as bytes, `command` run with its stdout as
@@ -81,10 +85,27 @@ async function readSource(name: string, key: Node["keys"][string], runner: ByteR
   throw new Error(`key ${name} has no source`);
 }
 
+/** The file's bytes, read through one descriptor and never more than the limit (a device or FIFO may not end). */
 async function readKeyFile(name: string, file: string): Promise<Buffer> {
+  let handle: FileHandle | undefined;
   try {
-    return await readFile(file);
+    handle = await open(file, "r");
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(1024 * 1024, MAX_KEY_BYTES + 1 - total));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > MAX_KEY_BYTES) {
+        for (const c of chunks) c.fill(0);
+        throw new KeySourceError(`key ${name}: file ${file} is larger than ${MAX_KEY_SIZE}, the most a key may hold`);
+      }
+    }
+    return Buffer.concat(chunks);
   } catch (error) {
+    if (error instanceof KeySourceError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT"
@@ -95,6 +116,8 @@ async function readKeyFile(name: string, file: string): Promise<Buffer> {
             ? "is a directory"
             : `cannot be read (${code ?? (error as Error).message})`;
     throw new KeySourceError(`key ${name}: file ${file} ${why}`);
+  } finally {
+    await handle?.close();
   }
 }
 
@@ -105,7 +128,13 @@ async function runKeyCommand(name: string, argv: readonly string[], runner: Byte
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    maxStdoutBytes: MAX_KEY_BYTES,
   });
+  if (result.tooLarge !== undefined) {
+    result.stdout.fill(0);
+    const what = result.tooLarge === "stdout" ? `printed more than ${MAX_KEY_SIZE}, the most a key may hold` : "wrote more than 1 MiB to stderr";
+    throw new KeySourceError(`key ${name}: command ${shown} ${what}; it was stopped`);
+  }
   if (result.exitCode === 0) return result.stdout;
   // A failed command's output is not the secret, but it is not shown either: only its stderr.
   result.stdout.fill(0);
