@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { HIVE, type KeySpec, ME, MY_GROUP, localHost, nodeWith } from "../../test/keys/local-key-host.js";
+import { HIVE, type KeySpec, ME, MY_GROUP, localHost, nodeWith } from "../../test/support/key-node.js";
 import { execaRunner } from "../nix/runner.js";
 import { KeyTargetError, KeyUploadError } from "./errors.js";
 import { hiveRecordOf, manifestEntryFile } from "./manifest.js";
