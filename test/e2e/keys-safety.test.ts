@@ -1,11 +1,11 @@
 // End-to-end: a node's non-root user cannot turn key uploads or removals against root's files; one hive never removes another's keys.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { quoteShellArg } from "../../src/ssh/quote.js";
-import { HIVE_BIN, parseHiveJson, runHive } from "../cli/run-hive.js";
+import { runHiveMeasured } from "../cli/measure-hive.js";
+import { parseHiveJson, runHive } from "../cli/run-hive.js";
 import { execOnNode, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
 import { type FixtureNode, type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
@@ -160,16 +160,13 @@ describe("a key source that does not end", () => {
     writeNodes([{ name: "t3", extra: { keys: { flood: { command: ["yes", "secret"] }, huge: { file: "/dev/zero" } } } }]);
     const keysState = () => onNode("t3", "ls -laR /run/keys /nix/var/hive/keys 2>&1; true");
     const before = await keysState();
-    const timed = spawnSync("/usr/bin/time", ["-f", "maxrss=%M", process.execPath, HIVE_BIN, "-f", fx.hiveFile, "upload-keys", "--json"], {
-      encoding: "utf8",
-      env: { ...process.env, NO_COLOR: "1" },
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    const peakKiB = Number(/maxrss=(\d+)/.exec(timed.stderr)?.[1]);
+    const timed = await runHiveMeasured(["-f", fx.hiveFile, "upload-keys", "--json"], { timeoutMs: 90_000, keepStdout: 1024 * 1024 });
     expect(await keysState()).toBe(before);
     // Node itself takes ~50 MiB; a key is at most 16 MiB, read once.
-    expect(peakKiB).toBeLessThan(200 * 1024);
-    const run = parseHiveJson<KeysJson>({ code: timed.status, stdout: timed.stdout, stderr: timed.stderr });
+    expect(timed.peakRssKiB).toBeGreaterThan(0);
+    expect(timed.peakRssKiB).toBeLessThan(200 * 1024);
+    expect(timed.killed).toBe(false);
+    const run = parseHiveJson<KeysJson>({ code: timed.code, stdout: timed.stdoutTail, stderr: timed.stderr });
     expect(run.code).toBe(1);
     expect(run.byName["t3"]!.error).toEqual({
       code: "E_KEY_SOURCE",
