@@ -122,23 +122,23 @@ describe("hive's compile cache", () => {
     const cases: { cache: string; attack: string; refused: RegExp }[] = [];
     // XDG_CACHE_HOME is /tmp-like; the attacker made hive's directory in it first, module included.
     const x1 = rootDir("x1", 0o1777);
-    cases.push({ cache: x1, attack: plant(`${x1}/hive/jiti`), refused: /x1\/hive: it is owned by uid 65534, not by you \(uid 0\)/ });
+    cases.push({ cache: x1, attack: plant(`${x1}/hive/jiti`), refused: /x1\/hive belongs to uid 65534, not to you \(uid 0\); another user could plant files there/ });
     // XDG_CACHE_HOME itself is the attacker's.
     const x2 = join(sharedTmp, "x2");
-    cases.push({ cache: x2, attack: `mkdir -m 0755 '${x2}' && ${plant(`${x2}/hive/jiti`)}`, refused: /x2: it is owned by uid 65534, neither root nor you \(uid 0\)/ });
+    cases.push({ cache: x2, attack: `mkdir -m 0755 '${x2}' && ${plant(`${x2}/hive/jiti`)}`, refused: /x2 belongs to uid 65534, not to you \(uid 0\)/ });
     // hive's directory is the attacker's symlink to a tree it controls.
     const x3 = rootDir("x3", 0o1777);
-    cases.push({ cache: x3, attack: `${plant(`${sharedTmp}/x3-target/jiti`)} && ln -s '${sharedTmp}/x3-target' '${x3}/hive'`, refused: /x3\/hive: it is a symbolic link/ });
+    cases.push({ cache: x3, attack: `${plant(`${sharedTmp}/x3-target/jiti`)} && ln -s '${sharedTmp}/x3-target' '${x3}/hive'`, refused: /x3\/hive is a symlink; refusing to keep hive's files there/ });
     // XDG_CACHE_HOME is writable by everyone and not sticky: anyone could swap hive's directory.
     const x4 = rootDir("x4", 0o777);
-    cases.push({ cache: x4, attack: plant(`${x4}/hive/jiti`), refused: /x4: others can write to it \(mode 0777\)/ });
+    cases.push({ cache: x4, attack: plant(`${x4}/hive/jiti`), refused: /x4 is writable by other users \(mode 0777\); refusing to keep hive's files under it/ });
     for (const { cache, attack, refused } of cases) {
       asNobody(attack);
       const run = hiveNodes({ TMPDIR: sharedTmp, XDG_CACHE_HOME: cache });
       expect(existsSync(pwned) ? readFileSync(pwned, "utf8") : "not run", cache).toBe("not run");
       expect(run.code, `${cache}: ${run.stderr}`).toBe(2);
       expect(run.stderr).toMatch(refused);
-      expect(run.stderr).toContain("another user could plant code there that hive would run as you");
+      expect(run.stderr).toContain("; hive would run what is there as you");
       expect(run.stdout).toBe("");
     }
   });
@@ -158,7 +158,7 @@ describe("hive's compile cache", () => {
     chmodSync(join(cache, "hive"), 0o777);
     const run = hiveNodes({ XDG_CACHE_HOME: cache });
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/hive: others could write to it \(mode 0777\)/);
+    expect(run.stderr).toMatch(/hive is writable by other users \(mode 0777\)/);
     chmodSync(join(cache, "hive"), 0o700);
     // Switched off, nothing is cached anywhere.
     const off = join(base, "off-cache");
