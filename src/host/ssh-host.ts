@@ -15,6 +15,7 @@ import type { DeploymentRecord } from "../node/record.js";
 import type { ExecOptions, ExecResult, SshConnection } from "../ssh/connection.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
+import { LineSplitter } from "../util/line-splitter.js";
 import type { SshTarget } from "../ssh/target.js";
 import type { CommandResult, Host, LockOptions, NodeLock } from "./host.js";
 
@@ -231,22 +232,13 @@ function tail(text: string, lines = 20): string[] {
 
 /** Turns chunks from both streams into whole lines for one callback. */
 function lineSplitter(onLine: ((line: string) => void) | undefined) {
-  const pending = { stdout: "", stderr: "" };
-  const feed = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
-    if (onLine === undefined) return;
-    pending[stream] += chunk.toString("utf8");
-    const lines = pending[stream].split("\n");
-    pending[stream] = lines.pop() ?? "";
-    for (const line of lines) onLine(line);
-  };
+  const streams = { stdout: new LineSplitter((line) => onLine?.(line)), stderr: new LineSplitter((line) => onLine?.(line)) };
   return {
-    stdout: feed("stdout"),
-    stderr: feed("stderr"),
+    stdout: (chunk: Buffer) => onLine && streams.stdout.push(chunk),
+    stderr: (chunk: Buffer) => onLine && streams.stderr.push(chunk),
     flush: () => {
-      for (const stream of ["stdout", "stderr"] as const) {
-        if (pending[stream] !== "" && onLine) onLine(pending[stream]);
-        pending[stream] = "";
-      }
+      streams.stdout.end();
+      streams.stderr.end();
     },
   };
 }

@@ -1,5 +1,6 @@
 // Starts local processes (nix, git): the only user of execa and child_process, and the seam tests replace.
 import { execa } from "execa";
+import { LineSplitter } from "../util/line-splitter.js";
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
@@ -127,14 +128,7 @@ export const execaRunner: ProcessRunner & ByteRunner = {
 
 function forEachLine(stream: NodeJS.ReadableStream | null, onLine: ((line: string) => void) | undefined): void {
   if (stream === null || onLine === undefined) return;
-  let pending = "";
-  stream.on("data", (chunk: Buffer | string) => {
-    pending += chunk.toString();
-    const lines = pending.split("\n");
-    pending = lines.pop() ?? "";
-    for (const line of lines) onLine(line);
-  });
-  stream.on("end", () => {
-    if (pending !== "") onLine(pending);
-  });
+  const lines = new LineSplitter(onLine);
+  stream.on("data", (chunk: Buffer | string) => lines.push(chunk));
+  stream.on("end", () => lines.end());
 }
