@@ -2,7 +2,7 @@
 import { spawnSync } from "node:child_process";
 import { userInfo } from "node:os";
 import type { Node } from "../../src/config/normalize.js";
-import type { Key } from "../../src/config/schema.js";
+import type { NodeKey } from "../../src/config/node-key.js";
 import type { KeyHost } from "../../src/keys/upload.js";
 import { localShell } from "./local-shell.js";
 
@@ -10,10 +10,10 @@ export const ME = userInfo().username;
 export const MY_GROUP = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
 export const HIVE = "/fleet/hive.ts";
 
-export type KeySpec = Partial<Key> & Pick<Key, never>;
+export type KeySpec = Partial<NodeKey>;
 
-export function key(spec: KeySpec & { name?: string }): Key & { name: string } {
-  return { destDir: "/run/keys", user: "root", group: "root", permissions: "0600", uploadAt: "pre-activation", name: "", ...spec } as Key & { name: string };
+export function key(spec: KeySpec & { name?: string }): NodeKey {
+  return { destDir: "/run/keys", user: "root", group: "root", permissions: "0600", uploadAt: "pre-activation", name: "", ...spec };
 }
 
 export function nodeWith(keys: Record<string, KeySpec & { name?: string }>, hiveName = HIVE): Pick<Node, "name" | "keys" | "hiveName"> {
