@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { NodeOperationError } from "../errors.js";
 import type { NodeState } from "../node/facts.js";
 import type { NodeShell } from "../node/shell.js";
+import { LineSplitter } from "../util/line-splitter.js";
 import { LOCK_LOST_EXIT, LockLostError, describeLockLostLine } from "./lock.js";
 import {
   type SupervisorOptions,
@@ -177,24 +178,20 @@ function settledActivation(run: ActivationRun): Activation {
 /** Turns the supervisor's log, read by byte offset across polls, into whole lines. */
 class LogFollower {
   offset = 0;
-  private pending = "";
+  private readonly lines: LineSplitter;
 
-  constructor(private readonly onLine: ((line: string) => void) | undefined) {}
+  constructor(onLine: ((line: string) => void) | undefined) {
+    this.lines = new LineSplitter((line) => onLine?.(line));
+  }
 
   take(poll: SupervisorPoll): void {
-    if (poll.newLog !== "") {
-      this.pending += poll.newLog;
-      const lines = this.pending.split("\n");
-      this.pending = lines.pop() ?? "";
-      for (const line of lines) this.onLine?.(line);
-    }
+    this.lines.push(poll.newLog);
     // What `tail -c +offset` printed is exactly the bytes past the offset (the log may have grown
     // since the poll measured its size).
     this.offset += Buffer.byteLength(poll.newLog);
   }
 
   flush(): void {
-    if (this.pending !== "") this.onLine?.(this.pending);
-    this.pending = "";
+    this.lines.end();
   }
 }

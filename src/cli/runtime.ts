@@ -2,8 +2,7 @@
 // node over one SSH pool, the reporter the output flags ask for, one two-stage Ctrl-C (and
 // SIGTERM), the clock and the deployer's identity.
 import { setMaxListeners } from "node:events";
-import { homedir, hostname, userInfo } from "node:os";
-import { join } from "node:path";
+import { hostname, userInfo } from "node:os";
 import type { Hive, Node } from "../config/normalize.js";
 import { loadSshConfig } from "../config/ssh-config.js";
 import type { HiveEvent, Reporter } from "../events.js";
@@ -15,6 +14,7 @@ import type { RunContext } from "../run-context.js";
 import { SshPool } from "../ssh/pool.js";
 import { resolveSshTarget } from "../ssh/target.js";
 import type { CommandContext } from "./context.js";
+import { hiveCacheDir } from "../util/private-dir.js";
 import { onInterrupt } from "./interrupts.js";
 import { readVersion } from "./version.js";
 
@@ -82,7 +82,7 @@ export function createRuntime(cli: CommandContext, hive: Hive, options: RuntimeO
     now: Date.now,
     deployer: { name: `${deployingUser()}@${hostname()}`, pid: process.pid, startedAt: new Date(startedAt).toISOString() },
     hiveVersion: readVersion(),
-    cacheDir: join(process.env["XDG_CACHE_HOME"] || join(homedir(), ".cache"), "hive"),
+    cacheDir: hiveCacheDir(),
   };
   return {
     context,

@@ -4,6 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createJiti } from "jiti";
 import { ConfigError } from "../errors.js";
+import { prepareCompileCache } from "./compile-cache.js";
 import { type SshConfigLookup, loadSshConfig } from "./ssh-config.js";
 import type { Hive } from "./normalize.js";
 import { validateHive } from "./validate.js";
@@ -54,12 +55,34 @@ export async function importHiveModule(file: string): Promise<unknown> {
     alias: { "nix-hive": PACKAGE_ENTRY },
     moduleCache: false,
     sourceMaps: true,
+    // Its interop reads properties of the default export, so `export default null` would throw inside jiti.
+    interopDefault: false,
+    fsCache: prepareCompileCache(),
   });
+  const label = file.split("/").pop() ?? file;
+  // A top-level await that never settles leaves nothing to run: Node would exit 13 without a word.
+  let onStall = (): void => {};
+  const stalled = new Promise<never>((_, reject) => {
+    onStall = () =>
+      reject(
+        new ConfigError(
+          [`${label}: a top-level await in it never settles (the promise it waits for can no longer resolve or reject), so hive.ts never finished loading`],
+          "make every top-level await in hive.ts finish, or remove it",
+        ),
+      );
+  });
+  process.once("beforeExit", onStall);
   try {
-    const mod = await jiti.import<Record<string, unknown>>(file);
-    return "default" in mod ? mod["default"] : mod;
+    const mod = await Promise.race([jiti.import<Record<string, unknown>>(file), stalled]);
+    if (!("default" in mod)) {
+      throw new ConfigError([`${label}: it has no default export`], "end hive.ts with `export default defineHive({ ... })`");
+    }
+    return mod["default"];
   } catch (error) {
+    if (error instanceof ConfigError) throw error;
     throw new ConfigError([describeLoadError(error, file)], "fix the error in hive.ts, then run the command again", { cause: error });
+  } finally {
+    process.off("beforeExit", onStall);
   }
 }
 

@@ -1,5 +1,5 @@
 // Merges `defaults` into each node and resolves what depends on the node's name or environment.
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import type { SshConfigLookup } from "./ssh-config.js";
 import { type ResolvedGenerator, type VarResolver, makeVarResolver, varsDirOf } from "./generators.js";
 import type { NodeKey } from "./node-key.js";
@@ -24,6 +24,8 @@ export interface Node extends Omit<NodeSettings, "targetHost" | "targetPort" | "
   roles: string[];
   /** Connection settings as hive.ts wrote them (no ~/.ssh/config): what Nix sees, the same on every deployer. */
   declared: { targetHost?: string; targetPort?: number; targetUser?: string };
+  /** Its hive's meta.name, else that hive.ts's path: the node records the keys it placed under it. */
+  hiveName: string;
 }
 
 /** `vars` of hive.ts, resolved. */
@@ -92,6 +94,7 @@ export function resolveNode(
   hiveDir: string,
   sshConfig: SshConfigLookup,
   resolveVar: VarResolver = makeVarResolver(varsDirOf(hiveDir), {}, undefined),
+  hiveName = join(hiveDir, "hive.ts"),
 ): Node {
   const sshAlias = settings.targetHost ?? name;
   const fromConfig = sshConfig(sshAlias);
@@ -121,6 +124,7 @@ export function resolveNode(
     keys,
     roles: [],
     declared,
+    hiveName,
     ssh: {
       ...settings.ssh,
       ...(settings.ssh.identityFile === undefined ? {} : { identityFile: resolve(hiveDir, settings.ssh.identityFile) }),

@@ -98,7 +98,12 @@ const octalMode = z
 
 /** Where a key goes on the node and who owns it; keys and secret generator files share these. */
 const keyPlacementFields = {
-  destDir: absolutePath("destDir").default("/run/keys").describe("Directory on the node."),
+  destDir: absolutePath("destDir")
+    .refine((p) => !p.split("/").some((part) => part === ".." || part === "."), {
+      error: (iss) => `destDir must not contain '.' or '..' (hive checks every directory on the way as written), got ${describeValue(iss.input)}`,
+    })
+    .default("/run/keys")
+    .describe("Directory on the node; every directory on the way must belong to root or the key's user and be writable by no one else."),
   name: z
     .string()
     .regex(/^[^/]+$/, "a key name must not contain '/'")

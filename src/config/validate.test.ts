@@ -41,6 +41,7 @@ describe("validateHive: valid hives and defaults", () => {
         keys: {},
         roles: [],
         declared: {},
+        hiveName: "/fleet/hive.ts",
         rollback: true,
         magicRollback: true,
         confirmTimeout: 30,
@@ -223,5 +224,25 @@ describe("validateHive: errors name the file, the node and the dotted path", () 
     expect(problems({ meta: { rollout: { batchSize: "150%" } }, nodes: { a: {} } })).toEqual([
       'hive.ts: meta.rollout.batchSize: expected a count or a percentage such as "25%", got "150%"',
     ]);
+  });
+});
+
+describe("validateHive: names JavaScript would drop", () => {
+  it("refuses __proto__ as a node, key or check name, as an own key or as a literal's prototype", () => {
+    expect(problems(JSON.parse('{"nodes": {"a": {}, "__proto__": {}}}'))).toEqual([
+      'hive.ts: nodes.__proto__: "__proto__" cannot be a node name (JavaScript treats it as the object\'s prototype); rename it',
+    ]);
+    expect(problems({ nodes: { a: {}, __proto__: { targetHost: "x" } } })).toEqual([
+      'hive.ts: nodes: `__proto__: { ... }` in an object literal sets the prototype instead of adding a node named "__proto__"; rename it',
+    ]);
+    expect(problems({ defaults: { keys: JSON.parse('{"__proto__": {"text": "x"}}') }, nodes: { a: { healthChecks: { __proto__: { cmd: "true" } } } } })).toEqual([
+      'hive.ts: defaults.keys.__proto__: "__proto__" cannot be a key name (JavaScript treats it as the object\'s prototype); rename it',
+      'hive.ts: nodes.a.healthChecks: `__proto__: { ... }` in an object literal sets the prototype instead of adding a health check named "__proto__"; rename it',
+    ]);
+  });
+
+  it("says what the default export was when it is not an object", () => {
+    expect(problems(null)).toEqual(["hive.ts: the default export must be an object with `nodes` (use `export default defineHive({ ... })`), got null"]);
+    expect(problems(undefined)).toEqual(["hive.ts: the default export must be an object with `nodes` (use `export default defineHive({ ... })`), got undefined"]);
   });
 });

@@ -9,7 +9,7 @@ import { resolveInventory, rolesOf } from "./inventory.js";
 import { formatIssues } from "./issues.js";
 import { type Hive, type Node, type ResolvedVars, mergeNodeSettings, resolveFlake, resolveNode } from "./normalize.js";
 import { applyRules } from "./rules.js";
-import { type Inventory, type Vars, hiveSchema, inventorySchema, metaSchema, nodeNameSchema, nodeSchema, varsSchema } from "./schema.js";
+import { type Inventory, type Vars, describeValue, hiveSchema, inventorySchema, metaSchema, nodeNameSchema, nodeSchema, varsSchema } from "./schema.js";
 
 /** Only the frame of the hive; each node is checked on its own once defaults are merged in. */
 const frameSchema = z.strictObject({
@@ -37,8 +37,12 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
     );
   };
   if (typeof exported !== "object" || exported === null || Array.isArray(exported)) {
-    fail([`the default export must be an object with \`nodes\` (use \`export default defineHive({ ... })\`), got ${typeof exported}`]);
+    const got = exported === undefined ? "undefined" : describeValue(exported);
+    fail([`the default export must be an object with \`nodes\` (use \`export default defineHive({ ... })\`), got ${got}`]);
   }
+
+  const reserved = prototypeNameProblems(exported as Record<string, unknown>);
+  if (reserved.length > 0) fail(reserved);
 
   const frame = frameSchema.safeParse(exported, { reportInput: true });
   if (!frame.success) fail(formatIssues(frame.error.issues, hiveSchema));
@@ -58,6 +62,8 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
   const vars = parsedVars.data ?? { recipients: [], generators: {} };
   const identity = vars.identity === undefined ? undefined : resolveHomePath(dir, vars.identity);
   const resolveVar = makeVarResolver(varsDirOf(dir), vars.generators, identity);
+  // Keys on a node are recorded per hive: by its name, else by where this hive.ts is.
+  const hiveName = meta.name !== undefined && meta.name.trim() !== "" ? meta.name : file;
   const nodes: Node[] = [];
   if (problems.length === 0) {
     for (const [name, raw] of Object.entries(rawNodes)) {
@@ -73,7 +79,7 @@ export function validateHive(exported: unknown, file: string, sshConfig: SshConf
       const merged = mergeNodeSettings(defaults as Record<string, unknown>, raw as Record<string, unknown>);
       const parsed = nodeSchema.safeParse(merged, { reportInput: true });
       if (parsed.success) {
-        nodes.push(resolveNode(name, parsed.data, dir, sshConfig, resolveVar));
+        nodes.push(resolveNode(name, parsed.data, dir, sshConfig, resolveVar, hiveName));
       } else {
         problems.push(...formatIssues(parsed.error.issues, nodeSchema, ["nodes", name]));
       }
@@ -102,4 +108,34 @@ function resolveFleet(nodes: Node[], inventory: Inventory, vars: Vars, dir: stri
 /** A path from hive.ts: `~/...` is under the home directory, anything else relative to hive.ts. */
 function resolveHomePath(dir: string, path: string): string {
   return path === "~" || path.startsWith("~/") ? join(homedir(), path.slice(1)) : resolve(dir, path);
+}
+
+/**
+ * `__proto__` as a node, key or check name: zod, object spreads and literals drop it without a
+ * word (in a literal it sets the prototype), so the node or key would silently not exist.
+ */
+function prototypeNameProblems(exported: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const check = (value: unknown, path: string, what: string): void => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+    if (Object.hasOwn(value, "__proto__")) {
+      problems.push(`${path}.__proto__: "__proto__" cannot be a ${what} name (JavaScript treats it as the object's prototype); rename it`);
+    }
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      problems.push(`${path}: \`__proto__: { ... }\` in an object literal sets the prototype instead of adding a ${what} named "__proto__"; rename it`);
+    }
+  };
+  const checkSettings = (settings: unknown, path: string): void => {
+    if (typeof settings !== "object" || settings === null) return;
+    check((settings as Record<string, unknown>)["keys"], `${path}.keys`, "key");
+    check((settings as Record<string, unknown>)["healthChecks"], `${path}.healthChecks`, "health check");
+  };
+  check(exported["nodes"], "nodes", "node");
+  checkSettings(exported["defaults"], "defaults");
+  const nodes = exported["nodes"];
+  if (typeof nodes === "object" && nodes !== null) {
+    for (const [name, settings] of Object.entries(nodes)) checkSettings(settings, `nodes.${name}`);
+  }
+  return problems;
 }

@@ -5,7 +5,9 @@ import type { Host } from "../host/host.js";
 import type { ExecOptions, ExecResult } from "../ssh/connection.js";
 import { SshConnectError, SshDisconnectedError } from "../ssh/errors.js";
 import { fakeHost } from "../../test/support/fake-host.js";
-import { type ExecContext, type ExecPlan, runFleetCommand } from "./exec.js";
+import type { Hive } from "../config/normalize.js";
+import { UsageError } from "../errors.js";
+import { type ExecContext, type ExecPlan, MAX_COMMAND_BYTES, planExec, resultOf, runFleetCommand } from "./exec.js";
 
 function node(name: string, over: Partial<Node> = {}): Node {
   return { name, targetHost: name, targetPort: 22, targetUser: "root", privilegeEscalationCommand: ["sudo", "-H", "--"], tags: [], ...over } as Node;
@@ -125,5 +127,36 @@ describe("runFleetCommand", () => {
       ["later", "skipped"],
     ]);
     expect(report.nodes[2]!.result).toBe("skipped");
+  });
+});
+
+describe("planExec and resultOf: limits said plainly", () => {
+  const hive = (nodes: Node[]) => ({ nodes }) as unknown as Hive;
+
+  it("refuses a command line longer than a node takes, before anything runs, pointing at --stdin", () => {
+    const parts = Array.from({ length: 16 }, () => "x".repeat(64 * 1024));
+    const error = (() => {
+      try {
+        planExec(hive([node("a")]), ["echo", ...parts], {});
+      } catch (e) {
+        return e as UsageError;
+      }
+    })();
+    expect(error).toBeInstanceOf(UsageError);
+    expect([error!.message, error!.hint]).toEqual([
+      "the command is too long for the node's command line: 1.0 MiB once quoted, and a node takes at most 127 KiB",
+      "send large data on standard input instead: hive exec --stdin -- sh -c 'cat > FILE' < LOCAL-FILE",
+    ]);
+    // Quoting and the sudo prefix count too; just under the limit passes.
+    expect(planExec(hive([node("a")]), ["x".repeat(MAX_COMMAND_BYTES - 2)], {}).argv).toHaveLength(1);
+    expect(() => planExec(hive([node("a", { targetUser: "deploy" })]), ["x".repeat(MAX_COMMAND_BYTES - 2)], { sudo: true })).toThrow(UsageError);
+  });
+
+  it("says when a stopped command's node never confirmed the kill", () => {
+    const stopped = { exitCode: null, signal: null, stdout: "", stderr: "", timedOut: true, aborted: false };
+    expect(resultOf("a", stopped, 3000, 3000).error!.message).toBe("timed out after 3s; the command was killed");
+    expect(resultOf("a", { ...stopped, stopUnconfirmed: true }, 5000, 3000).error!.message).toBe(
+      "timed out after 3s; hive told the node to kill the command, but the node did not answer within 2s: it may still run there",
+    );
   });
 });

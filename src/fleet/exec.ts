@@ -5,8 +5,9 @@ import { type ErrorSummary, UsageError, summarizeError } from "../errors.js";
 import type { ExecOutcome, NodeResult, Reporter } from "../events.js";
 import type { Host } from "../host/host.js";
 import { selectNodes } from "../selection/selector.js";
-import type { ExecResult } from "../ssh/connection.js";
+import { type ExecResult, type OutputValve, STOP_GRACE_MS } from "../ssh/exec-channel.js";
 import { SshDisconnectedError, SshError } from "../ssh/errors.js";
+import { quoteCommand } from "../ssh/quote.js";
 
 /** Default for -p: nodes whose command runs at once. */
 export const DEFAULT_EXEC_PARALLEL = 50;
@@ -57,13 +58,40 @@ export function planExec(hive: Hive, argv: readonly string[], options: FleetExec
   if (options.timeout !== undefined && !(options.timeout > 0 && Number.isFinite(options.timeout))) {
     throw new UsageError(`--timeout must be a positive number of seconds, got ${options.timeout}`);
   }
+  const nodes = selectNodes(hive.nodes, options.on);
+  checkCommandLength(nodes, argv, options.sudo === true);
   return {
-    nodes: selectNodes(hive.nodes, options.on),
+    nodes,
     argv: [...argv],
     sudo: options.sudo === true,
     parallel: options.parallel ?? DEFAULT_EXEC_PARALLEL,
     timeoutMs: options.timeout === undefined ? undefined : Math.round(options.timeout * 1000),
   };
+}
+
+/**
+ * The node's login shell gets the command as one argument (`sh -c COMMAND`), and Linux takes at
+ * most 128 KiB in one argument (MAX_ARG_STRLEN); past it the command cannot start, and past
+ * 256 KiB sshd drops the connection. A little is kept for what hive puts around the command.
+ */
+export const MAX_COMMAND_BYTES = 128 * 1024 - 1024;
+
+function checkCommandLength(nodes: readonly Node[], argv: readonly string[], sudo: boolean): void {
+  const longest = Math.max(0, ...nodes.map((node) => Buffer.byteLength(remoteCommandLine(node, argv, sudo))));
+  if (longest <= MAX_COMMAND_BYTES) return;
+  throw new UsageError(
+    `the command is too long for the node's command line: ${formatBytes(longest)} once quoted, and a node takes at most ${formatBytes(MAX_COMMAND_BYTES)}`,
+    "send large data on standard input instead: hive exec --stdin -- sh -c 'cat > FILE' < LOCAL-FILE",
+  );
+}
+
+/** The command line the node's shell runs for `argv` (as SshHost.exec builds it). */
+function remoteCommandLine(node: Node, argv: readonly string[], sudo: boolean): string {
+  return quoteCommand([...(sudo && node.targetUser !== "root" ? node.privilegeEscalationCommand : []), ...argv]);
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }
 
 export interface ExecContext {
@@ -74,6 +102,8 @@ export interface ExecContext {
   /** Stops everything: running commands are killed, nodes not started are skipped. */
   signal: AbortSignal;
   now: () => number;
+  /** Closed while the reader of the output lags: the nodes' output is then left unread (SSH holds the commands back). */
+  valve?: OutputValve;
 }
 
 export interface ExecReport {
@@ -120,6 +150,7 @@ export async function runFleetCommand(plan: ExecPlan, context: ExecContext): Pro
             ...(context.stdin !== undefined ? { stdin: context.stdin } : {}),
             ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
             signal: context.signal,
+            ...(context.valve !== undefined ? { valve: context.valve } : {}),
             onStdout: (chunk) => emit({ code: "exec.output", node: node.name, stream: "stdout", chunk }),
             onStderr: (chunk) => emit({ code: "exec.output", node: node.name, stream: "stderr", chunk }),
           });
@@ -146,7 +177,10 @@ export function resultOf(name: string, run: ExecResult, durationMs: number, time
   if (run.aborted) return { ...base, result: "failed", outcome: "interrupted", error: { code: "E_INTERRUPTED", message: "stopped: interrupted" } };
   if (run.timedOut) {
     const after = timeoutMs === undefined ? "" : ` after ${formatSeconds(timeoutMs)}`;
-    return { ...base, result: "failed", outcome: "timed-out", error: { code: "E_TIMEOUT", message: `timed out${after}; the command was killed` } };
+    const killed = run.stopUnconfirmed
+      ? `hive told the node to kill the command, but the node did not answer within ${formatSeconds(STOP_GRACE_MS)}: it may still run there`
+      : "the command was killed";
+    return { ...base, result: "failed", outcome: "timed-out", error: { code: "E_TIMEOUT", message: `timed out${after}; ${killed}` } };
   }
   if (run.exitCode === null) {
     const message = run.signal !== null ? `killed by signal ${run.signal}` : "ended without reporting an exit status";

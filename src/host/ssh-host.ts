@@ -9,12 +9,13 @@ import type { SupervisorOptions } from "../activation/supervisor.js";
 import { keyManifestScript } from "../keys/index.js";
 import { trimNixError } from "../nix/nix-errors.js";
 import { ExportError, type StorePathInfo } from "../nix/export.js";
-import { ReplyReader, ServeProtocolError, pushClosure } from "../nix/serve-protocol.js";
+import { ReplyReader, ServeProtocolError, describeStoreFull, pushClosure } from "../nix/serve-protocol.js";
 import { type FactsDetail, type NodeFacts, factsScript, parseNodeFacts, parseNodeState } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { ExecOptions, ExecResult, SshConnection } from "../ssh/connection.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
+import { LineSplitter } from "../util/line-splitter.js";
 import type { SshTarget } from "../ssh/target.js";
 import type { CommandResult, Host, LockOptions, NodeLock } from "./host.js";
 
@@ -205,12 +206,12 @@ export class SshHost implements Host {
       if (error instanceof ExportError) throw new NodeOperationError(`could not send the closure: ${error.message}`, "E_PUSH");
       const stderr = result?.stderr ?? "";
       const reason = stderr.trim() !== "" ? trimNixError(stderr, 5) : (error as Error).message;
-      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${reason}`, "E_PUSH", tail(stderr));
+      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${reason}${describeStoreFull(stderr)}`, "E_PUSH", tail(stderr));
     }
     input.end();
     const result = await ended;
     if (result.exitCode !== 0) {
-      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${trimNixError(result.stderr, 5) || `nix-store --serve exited ${result.exitCode}`}`, "E_PUSH", tail(result.stderr));
+      throw new NodeOperationError(`copying the closure to ${this.target.host} failed: ${trimNixError(result.stderr, 5) || `nix-store --serve exited ${result.exitCode}`}${describeStoreFull(result.stderr)}`, "E_PUSH", tail(result.stderr));
     }
   }
 
@@ -231,22 +232,13 @@ function tail(text: string, lines = 20): string[] {
 
 /** Turns chunks from both streams into whole lines for one callback. */
 function lineSplitter(onLine: ((line: string) => void) | undefined) {
-  const pending = { stdout: "", stderr: "" };
-  const feed = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
-    if (onLine === undefined) return;
-    pending[stream] += chunk.toString("utf8");
-    const lines = pending[stream].split("\n");
-    pending[stream] = lines.pop() ?? "";
-    for (const line of lines) onLine(line);
-  };
+  const streams = { stdout: new LineSplitter((line) => onLine?.(line)), stderr: new LineSplitter((line) => onLine?.(line)) };
   return {
-    stdout: feed("stdout"),
-    stderr: feed("stderr"),
+    stdout: (chunk: Buffer) => onLine && streams.stdout.push(chunk),
+    stderr: (chunk: Buffer) => onLine && streams.stderr.push(chunk),
     flush: () => {
-      for (const stream of ["stdout", "stderr"] as const) {
-        if (pending[stream] !== "" && onLine) onLine(pending[stream]);
-        pending[stream] = "";
-      }
+      streams.stdout.end();
+      streams.stderr.end();
     },
   };
 }

@@ -1,67 +1,21 @@
-import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
 import { inspect } from "node:util";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Node } from "../config/normalize.js";
-import type { NodeKey } from "../config/node-key.js";
-import type { CommandResult } from "../node/shell.js";
 import { type ByteRunner, execaRunner } from "../nix/runner.js";
 import { KeyConflictError, KeySourceError, KeyTargetError, KeyUploadError } from "./errors.js";
 import { keyPlacements, normalizeDir, placementConflicts } from "./placement.js";
-import { manifestEntryFile, parseInspectOutput, parseManifestListing, uploadScript } from "./scripts.js";
+import { HIVE, type KeySpec, ME, MY_GROUP, localHost, nodeWith } from "../../test/support/key-node.js";
+import { hiveRecordOf, manifestEntryFile, parseInspectOutput, parseManifestListing } from "./manifest.js";
+import { uploadScript } from "./scripts.js";
 import { Secret } from "./secret.js";
 import { prepareKeys, wipePreparedKeys } from "./sources.js";
-import { type KeyHost, inspectKeys, missingKeys, removeStaleKeys, uploadKeys } from "./upload.js";
+import { inspectKeys, missingKeys, removeStaleKeys, uploadKeys } from "./upload.js";
 
-const ME = userInfo().username;
-const MY_GROUP = spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
 const SECRET = "first line of a secret\n  second: 'quoted' \"and\" $dollar `tick`\n\u00e9t\u00e9 \u2603\n";
-
-type KeySpec = Partial<NodeKey>;
-
-function key(spec: KeySpec & { name?: string }): NodeKey {
-  return { destDir: "/run/keys", user: "root", group: "root", permissions: "0600", uploadAt: "pre-activation", name: "", ...spec };
-}
-
-function nodeWith(keys: Record<string, KeySpec & { name?: string }>): Pick<Node, "name" | "keys"> {
-  return { name: "n1", keys: Object.fromEntries(Object.entries(keys).map(([k, spec]) => [k, key({ name: k, ...spec })])) };
-}
-
-/** Runs the node scripts on this machine with sh, as a node would as root. */
-function localHost(node: Pick<Node, "name" | "keys">, transform?: (stdin: Buffer) => Buffer): KeyHost & { scripts: string[]; stdins: Buffer[] } {
-  const scripts: string[] = [];
-  const stdins: Buffer[] = [];
-  return {
-    node: node as Node,
-    scripts,
-    stdins,
-    async runAsRoot(script, options = {}) {
-      scripts.push(script);
-      let input: Buffer = Buffer.alloc(0);
-      if (options.stdin !== undefined) {
-        const chunks: Buffer[] = [];
-        if (typeof options.stdin === "string") chunks.push(Buffer.from(options.stdin));
-        else for await (const chunk of options.stdin as Readable) chunks.push(Buffer.from(chunk as Buffer));
-        input = Buffer.concat(chunks);
-      }
-      stdins.push(input);
-      if (transform) input = transform(input);
-      return new Promise<CommandResult>((resolve) => {
-        const child = spawn("sh", ["-c", script], { stdio: ["pipe", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-        child.stdin.on("error", () => {});
-        child.stdin.end(input);
-        child.on("close", (code) => resolve({ exitCode: code, stdout, stderr, timedOut: false }));
-      });
-    },
-  };
-}
+/** The directory of this hive's records in the manifest. */
+const hiveRecords = () => join(manifestDir, hiveRecordOf(HIVE).id);
 
 let dir: string;
 let manifestDir: string;
@@ -184,9 +138,12 @@ describe("uploadKeys on a node (run locally with sh)", () => {
     for (const line of SECRET.split("\n").filter((l) => l.length > 3)) expect(host.scripts[0]).not.toContain(line);
     expect(host.stdins[0]!.toString()).toBe(`${Buffer.byteLength(SECRET)}\n${SECRET}1\nx`);
     // The manifest records paths and ownership, never content.
-    const entry = JSON.parse(readFileSync(join(manifestDir, manifestEntryFile(join(keysDir(), "db"))), "utf8"));
+    const entry = JSON.parse(readFileSync(join(hiveRecords(), manifestEntryFile(join(keysDir(), "db"))), "utf8"));
     expect(entry).toMatchObject({ key: "db", path: join(keysDir(), "db"), user: ME, group: MY_GROUP, permissions: "0640", uploadAt: "pre-activation" });
-    expect(readdirSync(manifestDir).join(" ")).not.toContain(".tmp");
+    // ...and which file it placed: device, inode and owner.
+    expect(entry.file).toBe(`${st.dev}:${st.ino}:${st.uid}`);
+    expect(readdirSync(hiveRecords()).join(" ")).not.toContain(".tmp");
+    expect(readFileSync(join(hiveRecords(), "hive"), "utf8")).toBe(`${HIVE}\n`);
   });
 
   it("reports unchanged keys, and rewrites a key whose content or mode changed", async () => {
@@ -235,7 +192,7 @@ describe("uploadKeys on a node (run locally with sh)", () => {
     await expect(uploadKeys(onFile.host, onFile.prepared, "all", { manifestDir })).rejects.toThrow(/exists and is not a directory; no key was written$/);
     mkdirSync(join(keysDir(), "a"), { recursive: true });
     const onDir = await prepared({ a: { text: "1", destDir: keysDir(), user: ME, group: MY_GROUP } });
-    await expect(uploadKeys(onDir.host, onDir.prepared, "all", { manifestDir })).rejects.toThrow(`${join(keysDir(), "a")} (key a) is a directory`);
+    await expect(uploadKeys(onDir.host, onDir.prepared, "all", { manifestDir })).rejects.toThrow(`${join(keysDir(), "a")} (key a) exists and is not a regular file`);
   });
 
   it("fails without a partial key when the stream ends early", async () => {
@@ -261,7 +218,7 @@ describe("lifecycle: stale keys and missing keys", () => {
     const host = localHost(after);
     expect(await removeStaleKeys(host, after, { manifestDir })).toEqual([{ name: "b", path: join(keysDir(), "b") }]);
     expect(readdirSync(keysDir()).sort()).toEqual(["a", "not-hives"]);
-    expect(readdirSync(manifestDir)).toEqual([manifestEntryFile(join(keysDir(), "a"))]);
+    expect(readdirSync(hiveRecords()).sort()).toEqual([manifestEntryFile(join(keysDir(), "a")), "hive"]);
     expect(await removeStaleKeys(host, after, { manifestDir })).toEqual([]);
     expect(host.scripts).toHaveLength(3); // list + remove, then list only
   });
@@ -288,8 +245,11 @@ describe("lifecycle: stale keys and missing keys", () => {
 
 describe("script output parsing", () => {
   it("reads listings and inspections, skipping what does not parse", () => {
-    expect(parseManifestListing('a.json\t{"key":"k","path":"/p"}\nb.json\tnot json\n\n')).toEqual({
-      entries: [{ file: "a.json", entry: { key: "k", path: "/p" } }],
+    expect(parseManifestListing('h1\ta.json\t{"key":"k","path":"/p"}\n-\tc.json\t{"key":"old","path":"/o"}\nh1\tb.json\tnot json\n\n')).toEqual({
+      entries: [
+        { hive: "h1", file: "a.json", entry: { key: "k", path: "/p" } },
+        { hive: null, file: "c.json", entry: { key: "old", path: "/o" } },
+      ],
       unreadable: ["b.json"],
     });
     expect(parseInspectOutput("present 0\nmissing 1\n--\nx.json\t{}\n")).toEqual({ present: new Set([0]), missing: new Set([1]), listing: "x.json\t{}\n" });
@@ -297,8 +257,8 @@ describe("script output parsing", () => {
   });
 
   it("quotes every name and path it puts in the script", () => {
-    const script = uploadScript(keyPlacements(nodeWith({ k: { text: "x", destDir: "/run/it's here", name: "a b$(id)", user: "u'x" } })), "2024-01-01T00:00:00.000Z");
+    const script = uploadScript(keyPlacements(nodeWith({ k: { text: "x", destDir: "/run/it's here", name: "a b$(id)", user: "u'x" } })), "2024-01-01T00:00:00.000Z", hiveRecordOf(HIVE));
     expect(script).toContain(`'/run/it'\\''s here/a b$(id)'`);
-    expect(script).toContain(`id -u 'u'\\''x'`);
+    expect(script).toContain(`id -u -- 'u'\\''x'`);
   });
 });

@@ -1,5 +1,5 @@
 // Reads every key of a node on the deployer (text, file, command) into memory, before the node is touched.
-import { readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import type { Node } from "../config/normalize.js";
 import type { ByteRunner } from "../nix/runner.js";
 import { quoteCommand } from "../ssh/quote.js";
@@ -16,6 +16,8 @@ export interface PreparedKey extends KeyPlacement {
 /** Every key of one node, read. Call `wipePreparedKeys` once they are uploaded. */
 export interface PreparedKeys {
   node: string;
+  /** The hive whose record on the node the keys go into (Node.hiveName). */
+  hiveName: string;
   /** In hive.ts order. */
   keys: PreparedKey[];
 }
@@ -29,12 +31,16 @@ export interface PrepareKeysOptions {
 
 const STDERR_LINES = 10;
 
+/** The largest key hive reads: enough for any certificate bundle or keyring, and a bound on memory per node. */
+export const MAX_KEY_BYTES = 16 * 1024 * 1024;
+const MAX_KEY_SIZE = "16 MiB";
+
 /**
  * Reads each key's source: `text` as UTF-8, `file` as bytes, `command` run with its stdout as
  * the secret, `var` decrypted from vars/ with the operator's age identity. Sources are read one after the other (a command may prompt through an agent). If
  * any fails, every one read so far is wiped and a KeySourceError lists each failure.
  */
-export async function prepareKeys(node: Pick<Node, "name" | "keys">, runner: ByteRunner, options: PrepareKeysOptions = {}): Promise<PreparedKeys> {
+export async function prepareKeys(node: Pick<Node, "name" | "keys" | "hiveName">, runner: ByteRunner, options: PrepareKeysOptions = {}): Promise<PreparedKeys> {
   const placements = keyPlacements(node);
   const conflicts = placementConflicts(placements);
   if (conflicts.length > 0) throw new KeyConflictError(conflicts.join("; "));
@@ -51,12 +57,12 @@ export async function prepareKeys(node: Pick<Node, "name" | "keys">, runner: Byt
     }
   }
   if (failures.length > 0) {
-    wipePreparedKeys({ node: node.name, keys });
+    wipePreparedKeys({ node: node.name, hiveName: node.hiveName, keys });
     const [first] = failures;
     const more = failures.length > 1 ? ` (and ${failures.length - 1} more: ${failures.slice(1).map((f) => f.message).join("; ")})` : "";
     throw new KeySourceError(`${first!.message}${more}; nothing was changed on the node`, failures.flatMap((f) => [f.message, ...f.log]));
   }
-  return { node: node.name, keys };
+  return { node: node.name, hiveName: node.hiveName, keys };
 }
 
 /** Overwrite every prepared secret with zeros. */
@@ -79,10 +85,27 @@ async function readSource(name: string, key: Node["keys"][string], runner: ByteR
   throw new Error(`key ${name} has no source`);
 }
 
+/** The file's bytes, read through one descriptor and never more than the limit (a device or FIFO may not end). */
 async function readKeyFile(name: string, file: string): Promise<Buffer> {
+  let handle: FileHandle | undefined;
   try {
-    return await readFile(file);
+    handle = await open(file, "r");
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(1024 * 1024, MAX_KEY_BYTES + 1 - total));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > MAX_KEY_BYTES) {
+        for (const c of chunks) c.fill(0);
+        throw new KeySourceError(`key ${name}: file ${file} is larger than ${MAX_KEY_SIZE}, the most a key may hold`);
+      }
+    }
+    return Buffer.concat(chunks);
   } catch (error) {
+    if (error instanceof KeySourceError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT"
@@ -93,6 +116,8 @@ async function readKeyFile(name: string, file: string): Promise<Buffer> {
             ? "is a directory"
             : `cannot be read (${code ?? (error as Error).message})`;
     throw new KeySourceError(`key ${name}: file ${file} ${why}`);
+  } finally {
+    await handle?.close();
   }
 }
 
@@ -103,7 +128,13 @@ async function runKeyCommand(name: string, argv: readonly string[], runner: Byte
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    maxStdoutBytes: MAX_KEY_BYTES,
   });
+  if (result.tooLarge !== undefined) {
+    result.stdout.fill(0);
+    const what = result.tooLarge === "stdout" ? `printed more than ${MAX_KEY_SIZE}, the most a key may hold` : "wrote more than 1 MiB to stderr";
+    throw new KeySourceError(`key ${name}: command ${shown} ${what}; it was stopped`);
+  }
   if (result.exitCode === 0) return result.stdout;
   // A failed command's output is not the secret, but it is not shown either: only its stderr.
   result.stdout.fill(0);

@@ -4,19 +4,8 @@ import type { Node } from "../config/normalize.js";
 import type { CommandResult, NodeShell } from "../node/shell.js";
 import { KeyTargetError, KeyUploadError } from "./errors.js";
 import { type KeyPlacement, type UploadAt, keyPlacements } from "./placement.js";
-import {
-  EXIT_KEYS_REFUSED,
-  type ListedEntry,
-  type UploadOutcome,
-  inspectScript,
-  listManifestScript,
-  parseInspectOutput,
-  parseManifestListing,
-  parseUploadOutput,
-  removeScript,
-  uploadScript,
-  uploadStreamChunks,
-} from "./scripts.js";
+import { type ListedEntry, hiveRecordOf, inspectScript, listManifestScript, parseInspectOutput, parseManifestListing, removeScript } from "./manifest.js";
+import { EXIT_KEYS_REFUSED, type UploadOutcome, parseUploadOutput, uploadScript, uploadStreamChunks } from "./scripts.js";
 import type { PreparedKeys } from "./sources.js";
 
 /** What key work needs of a node: its settings and a way to run scripts as root. */
@@ -74,7 +63,8 @@ export async function uploadKeys(host: KeyHost, prepared: PreparedKeys, phase: U
   if (keys.length === 0) return [];
   const uploadedAt = (options.now ?? (() => new Date()))().toISOString();
   const stdin = Readable.from(uploadStreamChunks(keys.map((k) => k.secret.bytes())), { objectMode: false });
-  const result = await host.runAsRoot(uploadScript(keys, uploadedAt, options.manifestDir), { stdin, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+  const script = uploadScript(keys, uploadedAt, hiveRecordOf(prepared.hiveName), options.manifestDir);
+  const result = await host.runAsRoot(script, { stdin, ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
   const outcomes = parseUploadOutput(result.stdout);
   const placed = keys.flatMap((k, i) => {
     const outcome = outcomes.get(i);
@@ -97,13 +87,14 @@ export async function uploadKeys(host: KeyHost, prepared: PreparedKeys, phase: U
  */
 export async function removeStaleKeys(
   host: KeyHost,
-  node: Pick<Node, "keys"> = host.node,
+  node: Pick<Node, "keys" | "hiveName"> = host.node,
   options: KeyScriptOptions & { manifestListing?: string } = {},
 ): Promise<RemovedKey[]> {
   const listing = options.manifestListing ?? (await runChecked(host, listManifestScript(options.manifestDir), "reading hive's record of the node's keys")).stdout;
-  const stale = staleEntries(parseManifestListing(listing).entries, keyPlacements(node));
+  const hive = hiveRecordOf(node.hiveName);
+  const stale = staleEntries(parseManifestListing(listing).entries, keyPlacements(node), hive.id);
   if (stale.length === 0) return [];
-  const result = await host.runAsRoot(removeScript(stale, options.manifestDir));
+  const result = await host.runAsRoot(removeScript(stale, hive, options.manifestDir));
   const removed = new Set(result.stdout.split("\n").flatMap((l) => /^removed (\d+)$/.exec(l.trim())?.slice(1) ?? []).map(Number));
   if (result.exitCode !== 0) throw new KeyUploadError(`removing keys no longer in hive.ts failed: ${scriptProblem(result)}`, stderrLines(result));
   return stale.filter((_, i) => removed.has(i)).map((s) => ({ name: s.entry.key, path: s.entry.path }));
@@ -116,7 +107,7 @@ export function keyManifestScript(options: KeyScriptOptions = {}): string {
 }
 
 /** Which of the node's keys are on it, which are missing, and which stale ones hive would remove. */
-export async function inspectKeys(host: KeyHost, node: Pick<Node, "keys"> = host.node, options: KeyScriptOptions = {}): Promise<KeyInspection> {
+export async function inspectKeys(host: KeyHost, node: Pick<Node, "keys" | "hiveName"> = host.node, options: KeyScriptOptions = {}): Promise<KeyInspection> {
   const result = await runChecked(host, keyInspectionScript(node, options), "checking the node's keys");
   return parseKeyInspection(node, result.stdout);
 }
@@ -127,29 +118,30 @@ export function keyInspectionScript(node: Pick<Node, "keys">, options: KeyScript
 }
 
 /** Reads what keyInspectionScript printed. */
-export function parseKeyInspection(node: Pick<Node, "keys">, stdout: string): KeyInspection {
+export function parseKeyInspection(node: Pick<Node, "keys" | "hiveName">, stdout: string): KeyInspection {
   const placements = keyPlacements(node);
   const { present, listing } = parseInspectOutput(stdout);
-  const entries = parseManifestListing(listing).entries;
+  const hive = hiveRecordOf(node.hiveName).id;
+  const entries = parseManifestListing(listing).entries.filter((e) => e.hive === hive);
   const recorded = new Set(entries.map((e) => e.entry.path));
   return {
     present: placements.filter((_, i) => present.has(i)),
     missing: placements
       .filter((_, i) => !present.has(i))
       .map((p) => ({ name: p.name, path: p.path, uploadAt: p.uploadAt, placedBefore: recorded.has(p.path) })),
-    stale: staleEntries(entries, placements).map((s) => ({ name: s.entry.key, path: s.entry.path })),
+    stale: staleEntries(entries, placements, hive).map((s) => ({ name: s.entry.key, path: s.entry.path })),
   };
 }
 
 /** The node's keys (from hive.ts) that are not on it: for `hive status`. */
-export async function missingKeys(host: KeyHost, node: Pick<Node, "keys"> = host.node, options: KeyScriptOptions = {}): Promise<MissingKey[]> {
+export async function missingKeys(host: KeyHost, node: Pick<Node, "keys" | "hiveName"> = host.node, options: KeyScriptOptions = {}): Promise<MissingKey[]> {
   return (await inspectKeys(host, node, options)).missing;
 }
 
-/** Manifest entries whose path no key of the node has any more. */
-export function staleEntries(entries: readonly ListedEntry[], placements: readonly KeyPlacement[]): ListedEntry[] {
+/** This hive's manifest entries whose path no key of the node has any more; other hives' keys are never stale here. */
+export function staleEntries(entries: readonly ListedEntry[], placements: readonly KeyPlacement[], hive: string): ListedEntry[] {
   const wanted = new Set(placements.map((p) => p.path));
-  return entries.filter((e) => !wanted.has(e.entry.path));
+  return entries.filter((e) => e.hive === hive && !wanted.has(e.entry.path));
 }
 
 async function runChecked(host: KeyHost, script: string, what: string): Promise<CommandResult> {

@@ -47,6 +47,13 @@ export class EvalCache {
   get(key: string): CachedSystem | null {
     const file = join(this.dir, `${key}.json`);
     if (!existsSync(file)) return null;
+    // An entry names what gets deployed: read only from a directory no one else could have written.
+    try {
+      ensurePrivateDir(this.dir);
+    } catch (error) {
+      this.warn(`not using the evaluation cache: ${(error as Error).message}`);
+      return null;
+    }
     let entry: unknown;
     try {
       entry = JSON.parse(readFileSync(file, "utf8"));

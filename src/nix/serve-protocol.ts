@@ -112,3 +112,12 @@ export async function pushClosure(
   if ((await replies.u64()) !== 1) throw new ServeProtocolError("nix-store --serve did not confirm the import");
   return missing.length;
 }
+
+/**
+ * What to add to a failed push's message when the node's store ran out of space: Nix may leave
+ * a path it was writing behind, which only a garbage collection on the node clears.
+ */
+export function describeStoreFull(stderr: string): string {
+  if (!/No space left on device/i.test(stderr)) return "";
+  return "; the node's /nix is full: free space there (e.g. nix-collect-garbage), and run `nix-store --gc` on the node, since a path copied in part may be left behind";
+}

@@ -1,9 +1,9 @@
 // Renders `hive exec`: `node | line` as output arrives, groups of identical results, and a summary line.
-import { StringDecoder } from "node:string_decoder";
 import type { ChalkInstance } from "chalk";
 import type { HiveEvent } from "../events.js";
 import type { ExecNodeResult, ExecReport } from "../fleet/exec.js";
 import { type ExecGroup, describeStatus, foldNodeNames, groupExecResults } from "../fleet/group.js";
+import { LineSplitter } from "../util/line-splitter.js";
 
 /** Marks after the node name: stdout lines, stderr lines. */
 export const STDOUT_MARK = "|";
@@ -29,20 +29,21 @@ export interface StreamRendererOptions {
 /**
  * Whole lines as they arrive, each prefixed with its node's name, padded so the lines align:
  * `web-1 | text` for stdout (on stdout), `web-1 ! text` for stderr (on stderr). A node's last
- * partial line is printed when it finishes; a failure is reported on stderr as it happens.
+ * partial line is printed when it finishes; a line longer than MAX_LINE_CHARS is cut with a
+ * marker; a failure is reported on stderr as it happens.
  */
 export function createExecStreamRenderer(options: StreamRendererOptions): { onEvent: (event: HiveEvent) => void } {
   const width = Math.max(0, ...options.nodeNames.map((n) => n.length));
   const outPalette = nodePalette(options.color);
   const errPalette = nodePalette(options.errColor);
   const index = new Map(options.nodeNames.map((name, i) => [name, i]));
-  // Per node and stream: the decoder (a character may be split across chunks) and the unfinished line.
-  type Pending = Record<"stdout" | "stderr", { decoder: StringDecoder; line: string }>;
+  // Per node and stream: the unfinished line (bounded; see LineSplitter).
+  type Pending = Record<"stdout" | "stderr", LineSplitter>;
   const pending = new Map<string, Pending>();
   const pendingOf = (node: string): Pending => {
     let p = pending.get(node);
     if (!p) {
-      p = { stdout: { decoder: new StringDecoder("utf8"), line: "" }, stderr: { decoder: new StringDecoder("utf8"), line: "" } };
+      p = { stdout: new LineSplitter((line) => write(node, "stdout", line)), stderr: new LineSplitter((line) => write(node, "stderr", line)) };
       pending.set(node, p);
     }
     return p;
@@ -62,20 +63,14 @@ export function createExecStreamRenderer(options: StreamRendererOptions): { onEv
         case "exec.started":
           pendingOf(event.node);
           break;
-        case "exec.output": {
-          const stream = pendingOf(event.node)[event.stream];
-          const lines = (stream.line + stream.decoder.write(event.chunk)).split("\n");
-          stream.line = lines.pop() ?? "";
-          for (const line of lines) write(event.node, event.stream, line);
+        case "exec.output":
+          pendingOf(event.node)[event.stream].push(event.chunk);
           break;
-        }
         case "exec.finished": {
           const streams = pending.get(event.node);
           pending.delete(event.node);
-          for (const name of ["stdout", "stderr"] as const) {
-            const rest = streams ? streams[name].line + streams[name].decoder.end() : "";
-            if (rest !== "") write(event.node, name, rest);
-          }
+          streams?.stdout.end();
+          streams?.stderr.end();
           const status = describeStatus(event);
           if (status !== "") options.err(`${prefix(event.node, "stderr")}${options.errColor.red(`[${status}]`)}`);
           break;

@@ -10,53 +10,27 @@ import {
   HostKeyRevokedError,
   HostKeyUnknownError,
   SshAuthError,
-  SshChannelError,
   SshConnectError,
   SshDisconnectedError,
   type SshEndpoint,
   type SshError,
+  describeSocketError,
 } from "./errors.js";
 import {
-  appendKnownHost,
   fingerprintSha256,
-  formatKnownHostsLine,
   hostKeyAlgorithmsFor,
   keyTypeLabel,
   knownKeyTypes,
   findKnownHostEntries,
   readKeyType,
   readKnownHostsFiles,
+  recordHostKey,
   verifyHostKey,
 } from "./known-hosts.js";
-import { PID_MARKER_PREFIX, PidMarkerFilter } from "./pid-marker.js";
-import { TailBuffer } from "./tail-buffer.js";
+import { type ChannelLink, type ExecOptions, type ExecResult, runExecChannel } from "./exec-channel.js";
 import type { SshEndpointSettings, SshTarget } from "./target.js";
 
-export interface ExecOptions {
-  /** Sent to the command, then end of input. Without it the command sees end of input at once. */
-  stdin?: string | Buffer | NodeJS.ReadableStream;
-  /** Every chunk as it arrives (the result keeps only the tail). */
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
-  /** Stop the command after this long: KILL it if the server allows, close its channel. */
-  timeoutMs?: number;
-  /** Same as a timeout, when aborted. */
-  signal?: AbortSignal;
-}
-
-export interface ExecResult {
-  /** Null when the command was killed by a signal or stopped before it reported one. */
-  exitCode: number | null;
-  /** Signal name as Node names them (`SIGKILL`), when the command died of one. */
-  signal: string | null;
-  /** The last maxOutputBytes of each stream, as UTF-8. */
-  stdout: string;
-  stderr: string;
-  /** The command was stopped by timeoutMs or the abort signal. */
-  timedOut: boolean;
-  /** The command was stopped by the abort signal (timedOut is then true as well). */
-  aborted: boolean;
-}
+export type { ExecOptions, ExecResult, OutputValve } from "./exec-channel.js";
 
 /** An open connection to one node; every step on the node runs over it. */
 export interface SshConnection {
@@ -244,44 +218,8 @@ export async function openConnection(options: OpenConnectionOptions): Promise<Ss
   });
 }
 
-/** Appends in flight or done in this process, by file and line: two nodes on one host record its key once. */
-const recordings = new Map<string, Promise<void>>();
-
-function recordHostKey(file: string, host: string, port: number, key: Buffer): Promise<void> {
-  const id = `${file}\n${formatKnownHostsLine(host, port, key)}`;
-  let pending = recordings.get(id);
-  if (pending === undefined) {
-    pending = appendKnownHost(file, host, port, key);
-    recordings.set(id, pending);
-    pending.catch(() => recordings.delete(id));
-  }
-  return pending;
-}
-
-function describeSocketError(error: Ssh2Error, host: string): string {
-  switch (error.code) {
-    case "ECONNREFUSED":
-      return "connection refused";
-    case "EHOSTUNREACH":
-      return "host unreachable";
-    case "ENETUNREACH":
-      return "network unreachable";
-    case "ETIMEDOUT":
-      return "TCP connect timed out";
-    case "ECONNRESET":
-      return "connection reset";
-    case "ENOTFOUND":
-    case "EAI_AGAIN":
-      return `cannot resolve host name ${host}`;
-    default:
-      return error.message;
-  }
-}
-
-/** How long a stopped command's channel gets to report its end before exec returns anyway. */
-const STOP_GRACE_MS = 2000;
-/** How long a stop waits for a command's pid line that has not arrived yet. */
-const PID_WAIT_MS = 500;
+/** How long a closed connection's socket gets to finish its goodbye before it is torn down. */
+const CLOSE_GRACE_MS = 1000;
 
 /** An authenticated ssh2 Client with exec, channel limits, and typed errors when it drops. */
 export class Ssh2Connection implements SshConnection {
@@ -291,6 +229,9 @@ export class Ssh2Connection implements SshConnection {
   private readonly waiting: (() => void)[] = [];
   private channelsInUse = 0;
   private readonly closed: Promise<void>;
+  private closing: Promise<void> | undefined;
+  /** What each command's channel needs of this connection. */
+  private readonly link: ChannelLink;
 
   constructor(
     private readonly client: InstanceType<typeof ssh2.Client>,
@@ -310,6 +251,16 @@ export class Ssh2Connection implements SshConnection {
         resolve();
       });
     });
+    this.link = {
+      client,
+      endpoint,
+      maxOutputBytes: options.maxOutputBytes,
+      closedError: () => this.closedError,
+      onDrop: (listener) => {
+        this.dropListeners.add(listener);
+        return () => this.dropListeners.delete(listener);
+      },
+    };
   }
 
   /** Whether the connection has closed or dropped. */
@@ -323,17 +274,22 @@ export class Ssh2Connection implements SshConnection {
     else this.dropListeners.add(listener);
   }
 
+  /**
+   * Ends the connection. A node that does not answer (hung, or its network gone) never completes
+   * the goodbye, and its socket would keep hive running: it is torn down after a second.
+   */
   close(): void {
     if (!this.closedError) this.markClosed(new SshDisconnectedError({ endpoint: this.endpoint, reason: "closed by hive" }));
+    if (this.closing) return;
     this.client.end();
+    const timer = setTimeout(() => this.destroySocket(), CLOSE_GRACE_MS);
+    this.closing = this.closed.then(() => clearTimeout(timer));
   }
 
   /** Close and wait until the socket is gone (forcibly after a second). */
   async closeAndWait(): Promise<void> {
     this.close();
-    const timer = setTimeout(() => this.destroySocket(), 1000);
     await this.closed;
-    clearTimeout(timer);
   }
 
   /**
@@ -394,7 +350,7 @@ export class Ssh2Connection implements SshConnection {
     }
     if (!admitted) return { ...stopped, aborted: options.signal?.aborted === true };
     try {
-      return await this.runChannel(command, options, deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
+      return await runExecChannel(this.link, command, options, deadline === undefined ? undefined : Math.max(0, deadline - Date.now()));
     } finally {
       this.releaseChannel();
     }
@@ -433,189 +389,4 @@ export class Ssh2Connection implements SshConnection {
     this.channelsInUse--;
     this.waiting.shift()?.();
   }
-
-  /** KILL a stopped command's whole session from a second channel (sshd will not signal root's sessions). */
-  private killProcessGroup(pid: number): void {
-    try {
-      this.client.exec(`kill -KILL -- -${pid} 2>/dev/null || kill -KILL ${pid} 2>/dev/null`, (error, channel) => {
-        if (error) return;
-        channel.on("error", () => {});
-        channel.resume();
-        channel.stderr.resume();
-        channel.end();
-      });
-    } catch {
-      // Not connected any more: nothing left to kill from here.
-    }
-  }
-
-  /** Stop a command whose exec already returned: KILL, then kill its group once its pid line arrives. */
-  private stopLateChannel(channel: ClientChannel): void {
-    const pidMarker = new PidMarkerFilter();
-    channel.on("error", () => {});
-    sendKill(channel);
-    const close = (): void => {
-      clearTimeout(timer);
-      channel.close();
-    };
-    const timer = setTimeout(close, PID_WAIT_MS);
-    channel.resume();
-    channel.stderr.on("data", (chunk: Buffer) => {
-      if (pidMarker.pid !== undefined) return;
-      pidMarker.push(chunk);
-      if (pidMarker.pid === undefined) return;
-      this.killProcessGroup(pidMarker.pid);
-      close();
-    });
-  }
-
-  private runChannel(command: string, options: ExecOptions, timeoutMs: number | undefined): Promise<ExecResult> {
-    const { stdin, onStdout, onStderr, signal } = options;
-    const stdout = new TailBuffer(this.options.maxOutputBytes);
-    const stderr = new TailBuffer(this.options.maxOutputBytes);
-    let exitCode: number | null = null;
-    let exitSignal: string | null = null;
-    let timedOut = false;
-    let aborted = false;
-    let channel: ClientChannel | undefined;
-    // Only a command that may be stopped announces its pid; others run exactly as given.
-    const pidMarker = timeoutMs !== undefined || signal !== undefined ? new PidMarkerFilter() : undefined;
-    const onStderrBytes = (chunk: Buffer): void => {
-      if (chunk.length === 0) return;
-      stderr.push(chunk);
-      onStderr?.(chunk);
-    };
-
-    return new Promise<ExecResult>((resolve, reject) => {
-      let done = false;
-      let graceTimer: NodeJS.Timeout | undefined;
-      const cleanup = (): void => {
-        done = true;
-        clearTimeout(timer);
-        clearTimeout(graceTimer);
-        clearTimeout(pidWait);
-        signal?.removeEventListener("abort", onAbort);
-        this.dropListeners.delete(onDrop);
-      };
-      const finish = (): void => {
-        if (done) return;
-        if (pidMarker) onStderrBytes(pidMarker.flush());
-        cleanup();
-        resolve({ exitCode, signal: exitSignal, stdout: stdout.toString(), stderr: stderr.toString(), timedOut, aborted });
-      };
-      const fail = (error: Error): void => {
-        if (done) return;
-        cleanup();
-        channel?.close();
-        reject(error);
-      };
-      const onDrop = (error: SshDisconnectedError): void => fail(error);
-      let pidWait: NodeJS.Timeout | undefined;
-      const closeChannel = (open: ClientChannel): void => {
-        clearTimeout(pidWait);
-        pidWait = undefined;
-        if (pidMarker?.pid !== undefined) this.killProcessGroup(pidMarker.pid);
-        open.close();
-        graceTimer = setTimeout(finish, STOP_GRACE_MS);
-      };
-      const stop = (): void => {
-        if (done || timedOut) return;
-        timedOut = true;
-        if (channel === undefined) return finish();
-        sendKill(channel);
-        const open = channel;
-        // The pid line may still be in flight; closing first would lose it and leave the command running.
-        if (pidMarker !== undefined && pidMarker.pid === undefined) pidWait = setTimeout(() => closeChannel(open), PID_WAIT_MS);
-        else closeChannel(open);
-      };
-      const onAbort = (): void => {
-        aborted = true;
-        stop();
-      };
-      const timer = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.dropListeners.add(onDrop);
-
-      const opened = (error: Error | undefined, ch: ClientChannel): void => {
-        if (error) {
-          return fail(this.closedError ?? new SshChannelError({ endpoint: this.endpoint, command: summarize(command), reason: error.message }, { cause: error }));
-        }
-        if (done) {
-          // Stopped while the channel was opening: the command has started, so stop it too.
-          if (timedOut && pidMarker) this.stopLateChannel(ch);
-          else ch.close();
-          return;
-        }
-        channel = ch;
-        ch.on("data", (chunk: Buffer) => {
-          stdout.push(chunk);
-          onStdout?.(chunk);
-        });
-        ch.stderr.on("data", (chunk: Buffer) => {
-          onStderrBytes(pidMarker ? pidMarker.push(chunk) : chunk);
-          if (pidWait !== undefined && pidMarker?.pid !== undefined) closeChannel(ch);
-        });
-        ch.on("exit", (code: number | null, name?: string) => {
-          if (typeof code === "number") exitCode = code;
-          else if (name !== undefined) exitSignal = name;
-        });
-        ch.on("error", () => {
-          // Reported through close; a dropped connection through onDrop.
-        });
-        ch.on("close", () => {
-          // A channel closed without an exit status by a dropped connection is a failure, not a result.
-          if (this.closedError && exitCode === null && exitSignal === null && !timedOut) return fail(this.closedError);
-          finish();
-        });
-        sendStdin(ch, stdin, fail);
-      };
-      try {
-        this.client.exec(pidMarker ? PID_MARKER_PREFIX + command : command, opened);
-      } catch (error) {
-        fail(this.closedError ?? new SshChannelError({ endpoint: this.endpoint, command: summarize(command), reason: (error as Error).message }, { cause: error }));
-      }
-    });
-  }
-}
-
-/**
- * Ask sshd to KILL the command (OpenSSH honours "signal" requests since 7.9). ssh2's
- * channel.signal() sends nothing once our side has sent EOF (outgoing state "eof"), which exec
- * always does after stdin, so the request goes through ssh2's protocol object, as channel.signal()
- * itself does while the channel is open.
- */
-function sendKill(channel: ClientChannel): void {
-  const internal = channel as unknown as {
-    type?: string;
-    outgoing?: { id: number; state: string };
-    _client?: { _protocol?: { signal(id: number, name: string): void } };
-  };
-  try {
-    const protocol = internal._client?._protocol;
-    const state = internal.outgoing?.state;
-    if (internal.type === "session" && (state === "open" || state === "eof") && internal.outgoing && protocol) {
-      protocol.signal(internal.outgoing.id, "KILL");
-    } else {
-      channel.signal("KILL");
-    }
-  } catch {
-    // The channel or connection is already closing.
-  }
-}
-
-function sendStdin(channel: ClientChannel, stdin: ExecOptions["stdin"], fail: (error: Error) => void): void {
-  if (stdin === undefined) {
-    channel.end();
-  } else if (typeof stdin === "string" || Buffer.isBuffer(stdin)) {
-    channel.end(stdin);
-  } else {
-    stdin.on("error", (error: Error) => fail(error));
-    stdin.pipe(channel);
-  }
-}
-
-/** The first line of a command, shortened, for error messages. */
-function summarize(command: string): string {
-  const first = command.split("\n")[0] ?? "";
-  return first.length > 80 || command.includes("\n") ? `${first.slice(0, 77)}...` : first;
 }

@@ -198,3 +198,24 @@ export class SshChannelError extends SshError<SshChannelDetails> {
     super("E_SSH_CHANNEL", details, `${describeEndpoint(details.endpoint)}: cannot run ${details.command}: ${details.reason}`, undefined, options);
   }
 }
+
+/** What went wrong with the TCP connection, in words, from the socket error ssh2 reports. */
+export function describeSocketError(error: Error & { code?: string }, host: string): string {
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return "connection refused";
+    case "EHOSTUNREACH":
+      return "host unreachable";
+    case "ENETUNREACH":
+      return "network unreachable";
+    case "ETIMEDOUT":
+      return "TCP connect timed out";
+    case "ECONNRESET":
+      return "connection reset";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `cannot resolve host name ${host}`;
+    default:
+      return error.message;
+  }
+}

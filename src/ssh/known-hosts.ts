@@ -218,3 +218,17 @@ export async function appendKnownHost(file: string, host: string, port: number, 
   const separator = existing === "" || existing.endsWith("\n") ? "" : "\n";
   await appendFile(file, `${separator}${formatKnownHostsLine(host, port, key)}\n`, { mode: 0o644 });
 }
+
+/** Appends in flight or done in this process, by file and line: two nodes on one host record its key once. */
+const recordings = new Map<string, Promise<void>>();
+
+export function recordHostKey(file: string, host: string, port: number, key: Buffer): Promise<void> {
+  const id = `${file}\n${formatKnownHostsLine(host, port, key)}`;
+  let pending = recordings.get(id);
+  if (pending === undefined) {
+    pending = appendKnownHost(file, host, port, key);
+    recordings.set(id, pending);
+    pending.catch(() => recordings.delete(id));
+  }
+  return pending;
+}

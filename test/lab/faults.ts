@@ -6,7 +6,7 @@ import type { ExecResult, Lab, LabNode } from "./lab-types.js";
 import { setVethUp } from "./network.js";
 import { bootNode, findNodeInit, readNodePidfile, requireNodeInit, startNodeSshd, stopNodeSshd, stopNodes, waitForSshd } from "./node-runtime.js";
 import { createNodeNetwork, linkHiddenNode } from "./network.js";
-import { killProcesses, runCommand } from "./processes.js";
+import { groupPidsByNetns, killProcesses, readNetnsInode, runCommand } from "./processes.js";
 
 function findNode(lab: Lab, name: string): LabNode {
   const node = lab.nodes.find((n) => n.name === name);
@@ -38,6 +38,38 @@ export async function killService(lab: Lab, node: string): Promise<void> {
   const init = requireNodeInit(lab, findNode(lab, node));
   const service = readNodePidfile(init, "/run/hive-lab-web.pid");
   if (service) await killProcesses([service], "SIGKILL");
+}
+
+/** Every process of the node: those in its network namespace. */
+function nodeProcesses(labNode: LabNode): number[] {
+  const ino = readNetnsInode(`/run/netns/${labNode.netns}`);
+  return ino === null ? [] : (groupPidsByNetns().get(ino) ?? []);
+}
+
+/**
+ * Freezes the node as a hung machine would be: every process in it stopped (SIGSTOP). Its kernel
+ * still accepts connections and data, but nothing on the node answers until thawNode.
+ */
+export async function freezeNode(lab: Lab, node: string): Promise<void> {
+  const pids = nodeProcesses(findNode(lab, node));
+  if (pids.length === 0) throw new LabError(`node ${node} has no processes to freeze`);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGSTOP");
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+export async function thawNode(lab: Lab, node: string): Promise<void> {
+  for (const pid of nodeProcesses(findNode(lab, node))) {
+    try {
+      process.kill(pid, "SIGCONT");
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /**

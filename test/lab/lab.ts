@@ -8,5 +8,5 @@ export { formatLabStatus, labStatus } from "./lab-status.js";
 export { findFreeSubnet } from "./network.js";
 export { readLabPids, readNodePids, type NodePids } from "./node-runtime.js";
 export { isProcessRunning, type ProcessId } from "./processes.js";
-export { cutNetwork, execOnNode, killService, rebootNode, resetNode, restoreNetwork, startSshd, stopSshd } from "./faults.js";
+export { cutNetwork, execOnNode, freezeNode, killService, rebootNode, resetNode, restoreNetwork, startSshd, stopSshd, thawNode } from "./faults.js";
 export { LAB_FLAKE_SOURCE, LAB_NIX_CONFIG, buildLabSystem, labNixEnv, labSshOptions, makeLabFlake, setNodeKnobs, setVersion } from "./lab-flake.js";

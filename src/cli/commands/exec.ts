@@ -5,6 +5,7 @@ import type { Reporter } from "../../events.js";
 import type { ExecReport } from "../../fleet/exec.js";
 import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
 import { addHostKeyOption, helpFooter, parseCount, parseSeconds, selection } from "../options.js";
+import { createStreamValve } from "../output-valve.js";
 import { createRuntime } from "../runtime.js";
 
 interface ExecFlags {
@@ -88,7 +89,10 @@ async function runExec(context: CommandContext, argv: string[], options: ExecFla
   const started = performance.now();
   let outcome: ExecReport | "stopped";
   try {
-    outcome = await Promise.race([runFleetCommand(plan, { ...runtime.context, ...(stdin !== undefined ? { stdin } : {}) }), runtime.stopped]);
+    // Output written as it comes is held back at the nodes while hive's own readers lag.
+    const valve = options.json || options.group ? undefined : createStreamValve([process.stdout, process.stderr]);
+    const execContext = { ...runtime.context, ...(stdin !== undefined ? { stdin } : {}), ...(valve ? { valve } : {}) };
+    outcome = await Promise.race([runFleetCommand(plan, execContext), runtime.stopped]);
   } finally {
     renderer?.stop?.();
     await runtime.close();
