@@ -10,7 +10,8 @@ export class UnsafeDirectoryError extends Error {}
 /** Where hive keeps its caches: `$XDG_CACHE_HOME/hive`, else `~/.cache/hive` (a relative XDG_CACHE_HOME is ignored, as the spec says). */
 export function hiveCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env["XDG_CACHE_HOME"];
-  return join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(homedir(), ".cache"), "hive");
+  const home = env["HOME"] !== undefined && isAbsolute(env["HOME"]) ? env["HOME"] : homedir();
+  return join(xdg !== undefined && isAbsolute(xdg) ? xdg : join(home, ".cache"), "hive");
 }
 
 /** Creates `path` (and missing parents) 0700, or checks that it is safe; returns the path. */

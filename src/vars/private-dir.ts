@@ -1,6 +1,7 @@
 // A temporary directory only this user can enter, for generators: never in a shared /tmp, wiped after use.
-import { lstat, mkdir, mkdtemp, open, readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdtemp, open, readdir, rm } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { UnsafeDirectoryError, ensurePrivateDir, hiveCacheDir } from "../util/private-dir.js";
 import { VarsStoreError } from "./errors.js";
 
 type Env = Record<string, string | undefined>;
@@ -12,39 +13,29 @@ export interface PrivateDir {
 }
 
 /**
- * A fresh 0700 directory under a parent that only this user can write to: $XDG_RUNTIME_DIR (a
- * per-user tmpfs) when it is ours and private, else ~/.cache/hive, created 0700. A parent that
- * is a symlink, someone else's, or writable by others is refused: whoever can write there could
- * swap the directory under us.
+ * A fresh 0700 directory under a parent that only this user can write to: $XDG_RUNTIME_DIR/hive (a
+ * per-user tmpfs) when that passes the one private-directory check, else hive's cache directory.
+ * A parent anyone else could write to, or swap, is refused (src/util/private-dir.ts).
  */
 export async function makePrivateDir(env: Env = process.env): Promise<PrivateDir> {
-  const uid = process.getuid?.() ?? -1;
   const runtime = env["XDG_RUNTIME_DIR"];
+  const candidates = [...(runtime !== undefined && isAbsolute(runtime) ? [join(runtime, "hive")] : []), hiveCacheDir(env)];
   let parent: string | undefined;
-  if (runtime !== undefined && runtime !== "" && (await isPrivateDir(runtime, uid)) === true) parent = join(runtime, "hive");
-  else parent = join(env["HOME"] ?? "", ".cache", "hive");
-  await mkdir(parent, { recursive: true, mode: 0o700 });
-  const problem = await isPrivateDir(parent, uid, true);
-  if (problem !== true) {
-    throw new VarsStoreError(`cannot make a private directory for generators under ${parent}: ${problem}`, `make ${parent} a directory of yours with mode 0700`);
+  let problem = "";
+  for (const candidate of candidates) {
+    try {
+      parent = ensurePrivateDir(candidate);
+      break;
+    } catch (error) {
+      if (!(error instanceof UnsafeDirectoryError)) throw error;
+      problem = error.message;
+    }
+  }
+  if (parent === undefined) {
+    throw new VarsStoreError(`cannot make a private directory for generators: ${problem}`, "make hive's cache directory (~/.cache/hive) a directory of yours with mode 0700");
   }
   const path = await mkdtemp(join(parent, "vars-"));
   return { path, remove: () => wipeDir(path) };
-}
-
-/** True, or why not: a real directory, owned by `uid`, that nobody else can write to (nor, if `strict`, read). */
-async function isPrivateDir(path: string, uid: number, strict = false): Promise<true | string> {
-  let stats;
-  try {
-    stats = await lstat(path);
-  } catch (error) {
-    return `cannot read it (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
-  }
-  if (stats.isSymbolicLink()) return "it is a symbolic link";
-  if (!stats.isDirectory()) return "it is not a directory";
-  if (uid >= 0 && stats.uid !== uid) return `it belongs to uid ${stats.uid}, not to you (uid ${uid})`;
-  if ((stats.mode & (strict ? 0o077 : 0o022)) !== 0) return `its mode ${(stats.mode & 0o777).toString(8)} lets others ${strict ? "in" : "write to it"}`;
-  return true;
 }
 
 /** Zeros each regular file (best effort: what a generator wrote may be a secret), then removes the tree. */

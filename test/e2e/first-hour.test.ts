@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { beforeAll, describe, expect, it } from "vitest";
 import { execOnNode, labNixEnv, setNodeKnobs, setVersion, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
-import { HIVE_BIN, parseHiveJson, runHive } from "../cli/run-hive.js";
+import { HIVE_BIN, parseHiveJson, runHive, startHive } from "../cli/run-hive.js";
 import { type HiveFixture, makeHiveFixture, nodeState, writeHive } from "./hive-fixture.js";
 
 const getLab = useLab();
@@ -107,6 +107,25 @@ describe("a new user's first hour", () => {
     expect(plan.nodes.map((n) => n.name)).toEqual(["t1", "t2"]);
     expect(plan.eval.workers).toBeGreaterThanOrEqual(1);
     expect(await nodeState(lab, "t1")).toEqual(before);
+  });
+
+  it("SIGTERM is a Ctrl-C: the activation under way finishes, the report is printed, exit 130", async () => {
+    await setVersion(fx.flakeDir, `fh-term-${Date.now()}`);
+    await setNodeKnobs(fx.flakeDir, "t2", { activationSleep: 2 });
+    try {
+      const hive = startHive(["-f", fx.hiveFile, "apply", "--on", "t2"]);
+      for (let i = 0; i < 300 && !hive.stderr().includes("t2 | activate"); i++) await new Promise((r) => setTimeout(r, 100));
+      hive.kill("SIGTERM");
+      const run = await hive.done;
+      expect(run.code).toBe(130);
+      expect(run.stderr).toContain("interrupted: starting nothing new");
+      expect(run.stdout).toMatch(/^t2\s+switch\s+succeeded/m);
+      const state = await nodeState(lab, "t2");
+      expect(state.current).toContain("fh-term-");
+      expect(state.profile).toBe(state.current);
+    } finally {
+      await setNodeKnobs(fx.flakeDir, "t2", {});
+    }
   });
 
   it("hive apply --events prints one JSON event per line while the deploy happens", async () => {
