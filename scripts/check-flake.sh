@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NIX_CONFIG=$'substituters =\nexperimental-features = nix-command flakes'
-lib=${HIVE_NIXPKGS_LIB:-../shared/nixpkgs-lib}/lib
+source scripts/nixpkgs-lib.sh
+lib=$HIVE_NIXPKGS_LIB/lib
 if [ ! -f "$lib/default.nix" ]; then
   echo "check-flake: no nixpkgs lib at $lib; set HIVE_NIXPKGS_LIB to a nixpkgs checkout's root" >&2
   exit 2

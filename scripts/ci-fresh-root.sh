@@ -79,11 +79,12 @@ fi
 say "cloning $(git -C "$repo" rev-parse --short HEAD) into /root/hive"
 git clone --quiet --no-hardlinks "$repo" "$root/root/hive"
 git -C "$root/root/hive" checkout --quiet --detach "$(git -C "$repo" rev-parse HEAD)"
-# The workspace's shared material sits next to the checkout (../shared/nixpkgs-lib: nixpkgs' real lib,
-# which tests of real module-system evaluation use); the fresh root gets it at the same place.
-if [ -d "$repo/../shared/nixpkgs-lib" ]; then
+# The workspace's shared material (shared/nixpkgs-lib: nixpkgs' real lib, which tests of real
+# module-system evaluation use) goes next to the checkout, where the tests look for it.
+source "$repo/scripts/nixpkgs-lib.sh"
+if [ -d "$HIVE_NIXPKGS_LIB/lib" ]; then
   mkdir -p "$root/root/shared"
-  cp -a "$repo/../shared/nixpkgs-lib" "$root/root/shared/nixpkgs-lib"
+  cp -a "$HIVE_NIXPKGS_LIB" "$root/root/shared/nixpkgs-lib"
 fi
 
 say "network: namespace $netns, veth $veth-h $net.1 <-> $net.2, proxy on $net.1:3128"

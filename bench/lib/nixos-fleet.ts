@@ -6,10 +6,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CORE_MODULES, type ModuleSpec, planModules, renderModuleSet } from "./nixos-fleet-modules.js";
 import { type GeneratedFile, makeRandom, renderPackageSet, shapePackageSet } from "./nixos-fleet-packages.js";
+import { NIXPKGS_LIB } from "../../test/support/nixpkgs-lib.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 /** The real nixpkgs lib, beside the project (see its README). */
-export const DEFAULT_NIXPKGS_LIB = resolve(REPO, "..", "shared", "nixpkgs-lib");
+export const DEFAULT_NIXPKGS_LIB = dirname(NIXPKGS_LIB);
 const STATIC_NIXPKGS = join(REPO, "bench", "nixos-fleet", "nixpkgs");
 const LAB_SCRIPTS = ["build-system.sh", "switch-to-configuration.sh"];
 const NIX_CONFIG = "substituters =\nexperimental-features = nix-command flakes";

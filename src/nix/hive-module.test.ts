@@ -9,8 +9,7 @@ import { nixString } from "./attr-path.js";
 import { HIVE_MODULE_FILE, configurationPath, hiveSystemExpression, hiveSystemFunction, nodeDataExpression } from "./hive-module.js";
 import { buildNodeData } from "../fleet/node-data.js";
 
-/** The real nixpkgs lib that Nix 2.8 evaluates (see its README); override with HIVE_NIXPKGS_LIB. */
-const NIXPKGS_LIB = process.env["HIVE_NIXPKGS_LIB"] ?? resolve(import.meta.dirname, "../../../shared/nixpkgs-lib/lib");
+import { NIXPKGS_LIB } from "../../test/support/nixpkgs-lib.js";
 const NIX_ENV = { ...process.env, NIX_CONFIG: "substituters =\nexperimental-features = nix-command flakes" };
 
 /** A public file that tries everything to escape its string: interpolation, quotes, backslashes, newlines. */

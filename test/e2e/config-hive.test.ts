@@ -8,6 +8,7 @@ import { parseHiveJson, runHive } from "../cli/run-hive.js";
 import { LAB_FLAKE_SOURCE } from "../lab/lab-flake.js";
 import { LAB_NIX_CONFIG, type Lab } from "../lab/lab.js";
 import { useLab } from "../lab/use-lab.js";
+import { NIXPKGS_LIB } from "../support/nixpkgs-lib.js";
 import { fetchFromNode, type HiveFixture, makeHiveFixture } from "./hive-fixture.js";
 
 const getLab = useLab();
@@ -18,7 +19,7 @@ let privateDir: string;
 let recipient: string;
 const NODES = ["t1", "t2", "t3", "t4"];
 const FIXTURE = resolve(import.meta.dirname, "../fixtures/config-hive-flake");
-const NIXPKGS_LIB = process.env["HIVE_NIXPKGS_LIB"] ?? resolve(import.meta.dirname, "../../../shared/nixpkgs-lib/lib");
+
 
 interface ApplyJson {
   nodes: { name: string; result: string; outPath: string | null; error: { code: string; message: string } | null }[];

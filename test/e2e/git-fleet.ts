@@ -5,10 +5,11 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { LAB_FLAKE_SOURCE, labNixEnv, type Lab } from "../lab/lab.js";
+import { NIXPKGS_LIB } from "../support/nixpkgs-lib.js";
 
-export const NIXPKGS_LIB = resolve(LAB_FLAKE_SOURCE, "..", "..", "shared", "nixpkgs-lib", "lib");
+
 
 export interface GitFleet {
   repo: string;
