@@ -23,18 +23,6 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
   const planned = new Map(plan.nodes.map((n) => [n.name, n]));
   const deploys = plan.goal !== "build";
 
-  // The first nodes to deploy connect while Nix evaluates and builds: their handshakes cost no
-  // waiting later. A node with keys is contacted only once its key sources were read (deployNode):
-  // one whose source fails is never reached.
-  const connecting = new Map<string, Promise<Error | null>>();
-  if (deploys) {
-    for (const name of (plan.batches[0] ?? []).slice(0, plan.parallel)) {
-      const node = planned.get(name)!.node;
-      if (plan.uploadKeys && Object.keys(node.keys).length > 0) continue;
-      connecting.set(name, context.hostFor(node).connect().then(() => null, (error: Error) => error));
-    }
-  }
-
   // Evaluation and builds: each node's readiness resolves as soon as its own system is built.
   const builds = new BuildQueue({
     runner: context.runner,
@@ -76,6 +64,18 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
   };
   // The flake as Nix sees it (an unusable one fails the run here, before any node is touched).
   const flake = await resolveFlake(plan.flake, context.runner);
+
+  // The first nodes to deploy connect while Nix evaluates and builds: their handshakes cost no
+  // waiting later. A node with keys is contacted only once its key sources were read (deployNode):
+  // one whose source fails is never reached.
+  const connecting = new Map<string, Promise<Error | null>>();
+  if (deploys) {
+    for (const name of (plan.batches[0] ?? []).slice(0, plan.parallel)) {
+      const node = planned.get(name)!.node;
+      if (plan.uploadKeys && Object.keys(node.keys).length > 0) continue;
+      connecting.set(name, context.hostFor(node).connect().then(() => null, (error: Error) => error));
+    }
+  }
   for (const name of names) tracker.phase(name, "eval");
   const warn = (message: string) => context.reporter.emit({ code: "run.warning", message });
   const evaluation = evaluateNodes(
@@ -98,9 +98,8 @@ export async function executeApply(plan: ApplyPlan, context: RunContext): Promis
     },
     (error: unknown) => error,
   );
-  // Nodes the evaluation never answered for (it failed as a whole, or was interrupted).
-  // A failure of the evaluation as a whole (the flake itself) is the run's error, said once: the
-  // nodes it never answered for are not each failed with it.
+  // Nodes the evaluation never answered for: skipped when interrupted. A failure of the evaluation as
+  // a whole (the flake itself) is the run's error, said once, not each node's.
   void evaluation.then((failure) => {
     for (const name of names.filter((n) => !evaluated.has(n))) {
       if (failure === null) tracker.skip(name, { code: "E_INTERRUPTED", message: "not evaluated: interrupted" });

@@ -128,6 +128,8 @@ export async function evaluateNodes(requests: readonly EvalRequest[], options: E
       onEvent: (event) => {
         switch (event.kind) {
           case "evaluated": {
+            // Once the flake failed as a whole, nothing it evaluated goes on to be deployed.
+            if (flakeFailure !== null) break;
             stats.evaluated += 1;
             const key = keys.get(event.node);
             if (key !== undefined) cache!.put(key, { drvPath: event.drvPath, outPath: event.outPath });
