@@ -208,3 +208,24 @@ it("stops quietly when its reader leaves early (hive nodes | head -1)", () => {
   expect(run.stdout).toMatch(/^NAME\s+HOST/);
   expect(run.stderr).not.toMatch(/EPIPE|Error/);
 });
+
+describe("hive apply --plan", () => {
+  it("prints the demo fleet's plan as JSON, touching no node (none of them exists here)", () => {
+    const repo = resolve(import.meta.dirname, "../..");
+    const run = runHive(["-f", resolve(repo, "hive.ts"), "apply", "--on", "@server", "--batch-size", "1", "--plan", "--json"], { cwd: repo });
+    expect(run.code, run.stderr).toBe(0);
+    const plan = JSON.parse(run.stdout) as { goal: string; flake: string; batches: string[][]; nodes: { name: string; targetHost: string; healthChecks: string[]; decisionWindow: number }[] };
+    expect(plan.goal).toBe("switch");
+    expect(plan.flake).toBe(resolve(repo, "lab"));
+    expect(plan.batches).toEqual([["web-1"], ["web-2"]]);
+    expect(plan.nodes.map((n) => [n.name, n.targetHost, n.healthChecks])).toEqual([
+      ["web-1", "10.78.1.1", ["web"]],
+      ["web-2", "10.78.1.2", ["web"]],
+    ]);
+    // The dead-man window covers the health check: confirmTimeout 30 + the web check's deadline 20.
+    expect(plan.nodes[0]!.decisionWindow).toBe(50);
+    const text = runHive(["-f", resolve(repo, "hive.ts"), "apply", "--on", "@server", "--plan"], { cwd: repo });
+    expect(text.stdout).toMatch(/^BATCH\s+NODE\s+HOST/m);
+    expect(text.stdout).toMatch(/^1\s+web-1\s+10\.78\.1\.1\s+here\s+50s\s+yes\s+web$/m);
+  });
+});
