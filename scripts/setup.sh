@@ -30,8 +30,8 @@ fi
 # nixbld build users and the daemon's directories; nix-bin only recommends it, and without it there is no
 # usable store. openssh-server: each lab node's sshd; sudo: the lab's non-root deploy user; busybox: the
 # lab nodes' web service; iproute2, util-linux: namespaces, veths, bridges; perl: the lab nodes' init;
-# git: flake revisions.
-packages=(nix-bin nix-setup-systemd openssh-server openssh-client sudo busybox iproute2 util-linux procps perl git)
+# git: flake revisions; age: hive vars encrypts generated secrets with the real age tool.
+packages=(nix-bin nix-setup-systemd openssh-server openssh-client sudo busybox iproute2 util-linux procps perl git age)
 if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
   missing=()
   for p in "${packages[@]}"; do
@@ -45,7 +45,7 @@ if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
     fi
   fi
 else
-  problem "not a Debian system (no apt-get): install Nix 2.8 or later, OpenSSH's sshd, sudo, busybox, iproute2, util-linux, procps, perl and git by hand"
+  problem "not a Debian system (no apt-get): install Nix 2.8 or later, OpenSSH's sshd, sudo, busybox, iproute2, util-linux, procps, perl, git and age by hand"
 fi
 fail_if_problems
 
@@ -65,6 +65,7 @@ else
 fi
 [ -x /usr/sbin/sshd ] || problem "no /usr/sbin/sshd (each lab node runs one): apt-get install openssh-server"
 command -v git >/dev/null || problem "no git (hive records flake revisions with it): apt-get install git"
+{ command -v age >/dev/null && command -v age-keygen >/dev/null; } || problem "no age or age-keygen (hive vars encrypts secrets with them): apt-get install age"
 if [ "$(id -u)" -eq 0 ]; then
   # A throwaway network namespace: the lab's nodes are such namespaces joined by veths to a bridge.
   if ! out=$(unshare --mount --net --uts sh -c 'ip link add hive-chk0 type veth peer name hive-chk1 && ip link add hive-chk2 type bridge' 2>&1); then
