@@ -4,6 +4,7 @@ import type { Activation, ActivationHooks } from "../activation/run-activation.j
 import type { SupervisorOptions } from "../activation/supervisor.js";
 import type { LockOwner } from "../activation/lock.js";
 import type { StorePathInfo } from "../nix/export.js";
+import type { NodeEvent } from "../node/events.js";
 import type { FactsDetail, NodeFacts, NodeState } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { NodeShell } from "../node/shell.js";
@@ -46,6 +47,8 @@ export interface Host extends NodeShell {
   buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
   /** Activate a system under the node's own supervisor (dead-man rollback), followed until activation ends. */
   activate(options: Omit<SupervisorOptions, "id">, record: DeploymentRecord, hooks?: ActivationHooks): Promise<Activation>;
+  /** Append an event to the node's event log (a failure the supervisor never saw); rejects when it could not be written. */
+  recordEvent(event: Omit<NodeEvent, "kind">): Promise<void>;
   /** Run an argv on the node, each argument one word byte for byte; as root through privilegeEscalationCommand when asked. */
   exec(argv: readonly string[], options: ExecOptions & { asRoot: boolean }): Promise<ExecResult>;
   /** Close the node's connection (a command run once needs it no longer). */

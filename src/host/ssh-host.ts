@@ -10,6 +10,7 @@ import { keyManifestScript } from "../keys/index.js";
 import { trimNixError } from "../nix/nix-errors.js";
 import { ExportError, type StorePathInfo } from "../nix/export.js";
 import { ReplyReader, ServeProtocolError, describeStoreFull, pushClosure } from "../nix/serve-protocol.js";
+import { type NodeEvent, appendEventScript } from "../node/events.js";
 import { type FactsDetail, type NodeFacts, factsScript, parseNodeFacts, parseNodeState } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { ExecOptions, ExecResult, SshConnection } from "../ssh/connection.js";
@@ -76,6 +77,11 @@ export class SshHost implements Host {
     hooks: { onLine?: (line: string) => void; guard?: string; timeoutMs?: number } = {},
   ): Promise<Activation> {
     return runSupervisedActivation(this, options, `${JSON.stringify(record, null, 2)}\n`, hooks);
+  }
+
+  async recordEvent(event: Omit<NodeEvent, "kind">): Promise<void> {
+    const result = await this.runAsRoot(appendEventScript(event), { timeoutMs: 30_000 });
+    if (result.exitCode !== 0) throw new NodeOperationError(`could not write the node's event log: ${result.stderr.trim().split("\n").at(-1) || `exit ${result.exitCode}`}`, "E_NODE");
   }
 
   async exec(argv: readonly string[], options: ExecOptions & { asRoot: boolean }): Promise<ExecResult> {
