@@ -1,9 +1,15 @@
 // The one reader of "what the node runs": a script and its parser, at three levels of detail.
 //   state    what runs, what the profile names and its generation, what booted (lock, polls, verify)
-//   status   + uptime, kernel change, failed units, generations, the records of the running and profile generations
-//   history  + the record of every generation
+//   status   + uptime, kernel change, failed units, generations, the records of the running and profile
+//            generations, the last events, memory, disk, load, and the services hive.ts declares
+//   history  + the record of every generation and every event
 import { quoteShellArg as q } from "../ssh/quote.js";
+import { type NodeEvent, parseEvent, readEventsScript } from "./events.js";
+import { type NodeResources, type ProbeRequest, ProbeParser, type ServiceProbes, probeScript } from "./probes.js";
 import { type DeploymentRecord, RECORDS_DIR } from "./record.js";
+
+/** Events `status` reads: enough to explain the last deploys. */
+const STATUS_EVENTS = 20;
 
 export type FactsDetail = "state" | "status" | "history";
 
@@ -40,6 +46,12 @@ export interface NodeFacts extends NodeState {
   profileDangling: boolean;
   /** An activation is under way (or waits for hive's decision, so it may still revert): its record. */
   activation: { deployedBy: string | null; deployedAt: string | null; system: string | null } | null;
+  /** hive's event log, oldest first: the last few at `status`, all at `history`. */
+  events: NodeEvent[];
+  /** Memory, disk, load (`status` only). */
+  resources: NodeResources | null;
+  /** Units and ports of hive.ts's services (`status` only). */
+  services: ServiceProbes | null;
 }
 
 /**
@@ -48,7 +60,7 @@ export interface NodeFacts extends NodeState {
  * of the three links exist (readlink -f names even a path that does not exist, so only what
  * exists is asked about), and one `readlink` for the profile's generation link.
  */
-export function factsScript(profile: string, detail: FactsDetail = "state"): string {
+export function factsScript(profile: string, detail: FactsDetail = "state", probes: ProbeRequest = { units: [], ports: [] }): string {
   const state = [
     "set --; keys=",
     ...[
@@ -96,6 +108,8 @@ find ${q(dir)} -maxdepth 1 -name ${q(`${base}-*-link`)} -printf '%T@ %f %l\\n' 2
     [ -r "$record" ] && printf 'record=%s %s\\n' "$name" "$(tr -d '\\n' < "$record")"
   fi
 done
+${readEventsScript(detail === "history" ? null : STATUS_EVENTS)}
+${detail === "status" ? probeScript(probes) : ""}
 exit 0
 `;
 }
@@ -114,7 +128,12 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     records: new Map(),
     profileDangling: false,
     activation: null,
+    events: [],
+    resources: null,
+    services: null,
   };
+  const probes = new ProbeParser();
+  let probed = false;
   const generationOf = (name: string): number | null => {
     if (!name.startsWith(`${base}-`)) return null;
     const match = /^(\d+)-link$/.exec(name.slice(base.length + 1));
@@ -125,6 +144,10 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     if (eq <= 0) continue;
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1).trim();
+    if (probes.take(key, value)) {
+      probed = true;
+      continue;
+    }
     switch (key) {
       case "current":
         facts.current = value || null;
@@ -173,6 +196,11 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
         if (number !== null && Number.isFinite(createdAt) && target !== "") facts.generations.push({ number, createdAt: Math.floor(createdAt), system: target });
         break;
       }
+      case "event": {
+        const event = parseEvent(value);
+        if (event !== null) facts.events.push(event);
+        break;
+      }
       case "record": {
         const space = value.indexOf(" ");
         const number = generationOf(value.slice(0, space));
@@ -187,6 +215,10 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     }
   }
   facts.generations.sort((a, b) => a.number - b.number);
+  if (probed) {
+    facts.resources = probes.resources();
+    facts.services = probes.services(facts.failedUnits !== null);
+  }
   return facts;
 }
 
