@@ -81,10 +81,10 @@ ${eventWriterFunction()}
 # before and after, and why it failed or turned back (the supervisor's own words, else hive's).
 log_event() {
   reason=$why
-  [ -z "$reason" ] && [ -s "$dir/reason.json" ] && reason=$(tr -d '\n' < "$dir/reason.json")
-  record=; [ -s "$dir/record.json" ] && record=$(tr -d '\n' < "$dir/record.json")
+  [ -z "$reason" ] && [ -s "$dir/reason.json" ] && reason=$(tr -d '\\n' < "$dir/reason.json")
+  record=; [ -s "$dir/record.json" ] && record=$(tr -d '\\n' < "$dir/record.json")
   case $prev_system in *[!A-Za-z0-9/._+=-]*) prev_system= ;; esac
-  hive_event "{\"v\":1,\"at\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"result\":\"$1\",\"system\":\"$system\",\"previous\":\"$prev_system\",\"generation\":\${new_gen:-null},\"previousGeneration\":\${prev_gen:-null},\"error\":\${reason:-null},\"deployment\":\${record:-null}}" ||
+  hive_event "{\\"v\\":1,\\"at\\":\\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\\",\\"result\\":\\"$1\\",\\"system\\":\\"$system\\",\\"previous\\":\\"$prev_system\\",\\"generation\\":\${new_gen:-null},\\"previousGeneration\\":\${prev_gen:-null},\\"error\\":\${reason:-null},\\"deployment\\":\${record:-null}}" ||
     say "could not write the event log"
 }
 finish() { log_event "$1"; put result "$1"; say "result: $1"; exit 0; }
@@ -144,7 +144,7 @@ say "switch-to-configuration $goal exited $rc"
 
 if [ "$rc" -ne 0 ]; then
   code=E_ACTIVATION; [ "$rc" -eq 4 ] && code=E_UNITS_FAILED
-  why="{\"code\":\"$code\",\"message\":\"switch-to-configuration $goal exited $rc\"}"
+  why="{\\"code\\":\\"$code\\",\\"message\\":\\"switch-to-configuration $goal exited $rc\\"}"
   if ${o.rollbackOnFailure ? "true" : "false"}; then
     revert; r=$?
     if [ "$r" -eq 0 ]; then finish reverted-failed; fi
@@ -172,7 +172,7 @@ steps=0
 while [ "$steps" -lt $(( confirm_timeout * 5 )) ] && [ ! -d "$dir/decided" ]; do sleep 0.2; steps=$((steps + 1)); done
 if mkdir "$dir/decided" 2>/dev/null; then
   say "no confirmation within $confirm_timeout s: returning to the previous system"
-  why="{\"code\":\"E_UNCONFIRMED\",\"message\":\"no confirmation from hive within $confirm_timeout s\"}"
+  why="{\\"code\\":\\"E_UNCONFIRMED\\",\\"message\\":\\"no confirmation from hive within $confirm_timeout s\\"}"
   revert; r=$?
   if [ "$r" -eq 0 ]; then finish reverted-unconfirmed; fi
   finish revert-failed

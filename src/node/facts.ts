@@ -62,7 +62,7 @@ export interface NodeFacts extends NodeState {
  */
 export function factsScript(profile: string, detail: FactsDetail = "state", probes: ProbeRequest = { units: [], ports: [] }): string {
   const state = [
-    "set --; keys=",
+    "set --; keys=; cur=",
     ...[
       ["current", "/run/current-system"],
       ["profile", profile],
@@ -72,9 +72,9 @@ export function factsScript(profile: string, detail: FactsDetail = "state", prob
     `  resolved=$(readlink -f "$@" 2>/dev/null)`,
     // Store paths hold no blanks or wildcards: the resolved paths split into words safely.
     `  set -f; set -- $resolved; set +f`,
-    `  for key in $keys; do [ $# -gt 0 ] && { echo "$key=$1"; shift; }; done`,
+    `  for key in $keys; do [ $# -gt 0 ] && { echo "$key=$1"; [ "$key" = current ] && cur=$1; shift; }; done`,
     "fi",
-    `echo "link=$(readlink ${q(profile)} 2>/dev/null)"`,
+    `link=$(readlink ${q(profile)} 2>/dev/null); echo "link=$link"`,
   ].join("\n");
   if (detail === "state") return state;
   const slash = profile.lastIndexOf("/");
@@ -88,14 +88,20 @@ if [ -e /run/hive/activation.lock ] && ! ( exec 7</run/hive/activation.lock && f
   printf 'activation=%s\n' "$(tr -d '\n' < /run/hive/activation.json 2>/dev/null)"
 fi
 all=${detail === "history" ? 1 : 0}
-resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
-cur=$(resolve /run/current-system)
-link=$(readlink ${q(profile)} 2>/dev/null)
 read -r up _ < /proc/uptime 2>/dev/null && echo "uptime=$up"
 if [ -e /run/booted-system ]; then
-  for f in kernel initrd kernel-modules; do
-    [ "$(resolve /run/booted-system/$f)" = "$(resolve /run/current-system/$f)" ] || echo "kernel-changed=$f"
-  done
+  # What exists of the booted and running kernel, initrd and modules, resolved by one readlink.
+  set --; tags=; booted_k=; current_k=; booted_i=; current_i=; booted_m=; current_m=
+  for f in kernel:k initrd:i kernel-modules:m; do for s in booted current; do
+    [ -e "/run/$s-system/\${f%:*}" ] && { set -- "$@" "/run/$s-system/\${f%:*}"; tags="$tags \${s}_\${f#*:}"; }
+  done; done
+  if [ $# -gt 0 ]; then
+    resolved=$(readlink -f "$@" 2>/dev/null); set -f; set -- $resolved; set +f
+    for t in $tags; do [ $# -gt 0 ] && { eval "$t=\\$1"; shift; }; done
+  fi
+  [ "$booted_k" = "$current_k" ] || echo "kernel-changed=kernel"
+  [ "$booted_i" = "$current_i" ] || echo "kernel-changed=initrd"
+  [ "$booted_m" = "$current_m" ] || echo "kernel-changed=kernel-modules"
 fi
 if [ -d /run/systemd/system ]; then
   echo "systemd=1"
