@@ -7,7 +7,8 @@ export function checkReportJson(report: readonly NodeHealth[]): unknown {
   return { nodes: report.map((n) => ({ name: n.name, result: n.healthy ? "succeeded" : "failed", healthy: n.healthy, checks: n.checks })) };
 }
 
-export function renderCheckTable(report: readonly NodeHealth[], c: ChalkInstance): string {
+/** Narrow terminals: DETAIL is shortened first, then ATTEMPTS and LATENCY are dropped in that order. */
+export function renderCheckTable(report: readonly NodeHealth[], c: ChalkInstance, width: number | null = null): string {
   const rows = report.flatMap((n) =>
     n.checks.length === 0
       ? [[c.bold(n.name), c.dim("(no checks)"), "", "", "", ""]]
@@ -21,7 +22,12 @@ export function renderCheckTable(report: readonly NodeHealth[], c: ChalkInstance
           check.passed ? (check.description ?? check.output.split("\n")[0] ?? "") : (check.output.split("\n").find((l) => l.trim() !== "") ?? ""),
         ]),
   );
-  return renderTable(["NODE", "CHECK", "RESULT", "ATTEMPTS", "LATENCY", "DETAIL"], rows, (h) => c.dim(h));
+  return renderTable(
+    [{ header: "NODE" }, { header: "CHECK" }, { header: "RESULT" }, { header: "ATTEMPTS", drop: 1 }, { header: "LATENCY", drop: 2 }, { header: "DETAIL", min: 20 }],
+    rows,
+    (h) => c.dim(h),
+    width,
+  );
 }
 
 export function summarizeCheck(report: readonly NodeHealth[]): string {

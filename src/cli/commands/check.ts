@@ -1,7 +1,7 @@
 // `hive check`: run the selected nodes' health checks now; exit 1 when any fails.
 import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand, tableWidth } from "../context.js";
 import { addHostKeyOption, helpFooter, parseCount, selection } from "../options.js";
 import { createRuntime } from "../runtime.js";
 
@@ -47,7 +47,7 @@ async function runCheck(context: CommandContext, options: CheckFlags): Promise<E
   const { checkReportJson, renderCheckTable, summarizeCheck } = await import("../../report/render-check.js");
   if (options.json) terminal.out(JSON.stringify(checkReportJson(report), null, 2));
   else {
-    terminal.out(renderCheckTable(report, terminal.color));
+    terminal.out(renderCheckTable(report, terminal.color, tableWidth(context)));
     terminal.err(summarizeCheck(report));
   }
   if (runtime.context.signal.aborted) return EXIT_CODES.interrupted;
