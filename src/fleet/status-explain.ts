@@ -125,17 +125,20 @@ export function explainDrift(
   return { cause: "hive-ts-changed", message: `${since}${now}`, at: change?.event.at ?? record?.deployedAt ?? null };
 }
 
-/** When the running system was activated: its last event, else its deployment record, else its generation link's date. */
-export function activationTime(facts: HostFacts): { at: string | null; source: "event" | "record" | "generation" | null } {
+/**
+ * When the running system was activated: the date of /run/current-system (activation makes that
+ * link anew, a rollback too), else its last event, else its deployment record, else its generation
+ * link's date (which is when the generation was made, not when it last became active).
+ */
+export function activationTime(facts: HostFacts): { at: string | null; source: "link" | "event" | "record" | "generation" | null } {
+  if (facts.currentSince !== null) return { at: new Date(Math.floor(facts.currentSince) * 1000).toISOString(), source: "link" };
   const current = facts.current;
-  for (const event of [...facts.events].reverse()) {
-    const ran = event.kind === "rolled-back" ? event.previous : event.kind === "failed" && event.result !== "confirmed" && event.result !== "activated" ? null : event.system;
-    if (current !== null && ran === current) return { at: event.at, source: "event" };
-  }
+  const last = lastChange(facts.events);
+  if (current !== null && last !== null && last.leftRunning === current) return { at: last.event.at, source: "event" };
   const running = runningGeneration(facts);
   if (running === null) return { at: null, source: null };
   const record = facts.records.get(running.number);
-  if (record?.system === current && record.deployedAt) return { at: record.deployedAt, source: "record" };
+  if (record?.system === current && record.deployedAt && last === null) return { at: record.deployedAt, source: "record" };
   return { at: new Date(running.createdAt * 1000).toISOString(), source: "generation" };
 }
 

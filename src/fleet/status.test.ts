@@ -126,6 +126,11 @@ describe("why a node drifted", () => {
     expect(status).toMatchObject({ activatedAt: "2026-01-03T10:00:00Z", activatedAtSource: "event", runningCommit: "bbbbbbbb1", wantedCommit: "ffffffffffffffff" });
   });
 
+  it("takes the activation time from /run/current-system's link when the node has one", async () => {
+    const status = await explain(facts(B, 2, [[2, B]], ["current-since=1767000000.25", deployed(B, "b1")]));
+    expect(status).toMatchObject({ activatedAt: new Date(1767000000 * 1000).toISOString(), activatedAtSource: "link" });
+  });
+
   it("changed outside hive, never deployed, hive.ts changed since a commit, a failed deploy, an operator's rollback", async () => {
     const byHand = await explain(facts(A, 1, [[1, A], [2, B]], [deployed(B, "bbbbbbbb1")]));
     expect(byHand.explanation).toMatchObject({ cause: "changed-outside-hive" });

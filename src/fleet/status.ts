@@ -60,8 +60,8 @@ export interface NodeStatus {
   /** Generation of the running system, and when it was activated (see activatedAtSource). */
   generation: number | null;
   activatedAt: string | null;
-  /** event: the node's event log; record: the deployment record; generation: the profile link's date (hive has no record). */
-  activatedAtSource: "event" | "record" | "generation" | null;
+  /** link: /run/current-system's date; event: the node's event log; record: the deployment record; generation: the profile link's date. */
+  activatedAtSource: "link" | "event" | "record" | "generation" | null;
   /** What the profile names (the next boot), and its generation. */
   profile: string | null;
   profileGeneration: number | null;

@@ -35,6 +35,8 @@ export interface NodeState {
 export interface NodeFacts extends NodeState {
   /** Whether booted and current differ in kernel, initrd or modules; null without /run/booted-system. */
   kernelChanged: boolean | null;
+  /** When /run/current-system was last made (seconds since the epoch): the running system's activation. */
+  currentSince: number | null;
   uptimeSeconds: number | null;
   /** Null where systemd does not run (no /run/systemd/system). */
   failedUnits: string[] | null;
@@ -107,7 +109,10 @@ if [ -d /run/systemd/system ]; then
   echo "systemd=1"
   systemctl --failed --plain --no-legend --no-pager 2>/dev/null | while read -r unit _; do echo "failed-unit=$unit"; done
 fi
-find ${q(dir)} -maxdepth 1 -name ${q(`${base}-*-link`)} -printf '%T@ %f %l\\n' 2>/dev/null | while read -r time name target; do
+# The same find also dates /run/current-system: activation makes that link anew, so its date is when
+# the running system was activated (also after a rollback, unlike the generation's link).
+find /run/current-system ${q(dir)} -maxdepth 1 \\( -path /run/current-system -o -name ${q(`${base}-*-link`)} \\) -printf '%T@ %f %l\\n' 2>/dev/null | while read -r time name target; do
+  if [ "$name" = current-system ]; then echo "current-since=$time"; continue; fi
   echo "generation=$time $name $target"
   if [ "$all" = 1 ] || [ "$target" = "$cur" ] || [ "$name" = "$link" ]; then
     record="$records/\${name%-link}.json"
@@ -128,6 +133,7 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     profile: null,
     profileGeneration: null,
     kernelChanged: null,
+    currentSince: null,
     uptimeSeconds: null,
     failedUnits: null,
     generations: [],
@@ -184,6 +190,11 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
       case "kernel-changed":
         facts.kernelChanged = true;
         break;
+      case "current-since": {
+        const seconds = Number.parseFloat(value);
+        facts.currentSince = Number.isFinite(seconds) ? seconds : null;
+        break;
+      }
       case "uptime": {
         const seconds = Number.parseFloat(value);
         facts.uptimeSeconds = Number.isFinite(seconds) ? Math.floor(seconds) : null;

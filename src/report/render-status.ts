@@ -89,9 +89,9 @@ const STATUS_COLUMNS: Column[] = [
   { header: "LOAD", drop: 5 },
   { header: "MEM", drop: 6 },
   { header: "DISK", drop: 10 },
-  { header: "HEALTH", drop: 11, min: 10 },
+  { header: "HEALTH", drop: 11, min: 12 },
   { header: "DEPLOYED-BY", drop: 2, min: 12 },
-  { header: "NOTES", min: 16 },
+  { header: "NOTES", min: 24 },
 ];
 
 /** Columns dropped, in this order, when the terminal is narrow: UPTIME, DEPLOYED-BY, SYSTEM, SSH, LOAD, MEM, COMMIT, GEN, ACTIVATED, DISK, HEALTH. */

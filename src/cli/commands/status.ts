@@ -50,7 +50,8 @@ async function runStatus(context: CommandContext, options: StatusFlags): Promise
   const { collectStatus, evaluateDesired, isNodeOk } = await import("../../fleet/status.js");
   const settings = planEvaluation(options, await machineInfo(), hive.nodes.length);
   const { terminal } = context;
-  const runtime = createRuntime(context, hive, { json: format !== "table", nodeNames: [], interrupt: "stop-commands", ...(options.acceptNewHostKeys ? { acceptNewHostKeys: true } : {}) });
+  // No live view: the table says it all; warnings (evaluation, stale locks) still go to stderr.
+  const runtime = createRuntime(context, hive, { json: true, nodeNames: [], interrupt: "stop-commands", ...(options.acceptNewHostKeys ? { acceptNewHostKeys: true } : {}) });
   const { context: run } = runtime;
   let report;
   try {
