@@ -21,8 +21,8 @@ export function renderCheckTable(report: readonly NodeHealth[], c: ChalkInstance
           check.passed ? c.green("pass") : c.red("FAIL"),
           String(check.attempts),
           `${check.latencyMs} ms`,
-          // What a passing check saw is shown too: its description, else its output's first line.
-          check.passed ? (check.description ?? check.output.split("\n")[0] ?? "") : (check.output.split("\n").find((l) => l.trim() !== "") ?? ""),
+          // What a check saw, passing or not: a cmd check's exit code and its output's first lines.
+          [...(check.passed && check.description ? [check.description] : []), ...check.output.split("\n").filter((l) => l.trim() !== "").slice(0, 3)].join(" / "),
         ]),
   );
   return renderTable(
