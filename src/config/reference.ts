@@ -60,6 +60,7 @@ const KEYS: RecordLink = { entry: "key", title: "Keys", anchor: "keys" };
 const GENERATORS: RecordLink = { entry: "generator", title: "Generators", anchor: "generators" };
 const GENERATOR_FILES: RecordLink = { entry: "file", title: "Generator files", anchor: "generator-files" };
 const SERVICES: RecordLink = { entry: "service", title: "Services", anchor: "services" };
+const SERVICES_INTRO = "What runs on the node, each under a name in `services`: `hive status` shows, per service, its systemd unit's state (where systemd runs), whether something listens on its `port` (read on the node), and its health check. A service that is not active, not listening or failing its check makes `hive status` exit 1.";
 
 /** The pattern every name (node, tag, check, key) follows; strings with it are shown as type `name`. */
 const NAME_PATTERN = toJsonSchema(tagSchema).pattern;
@@ -138,17 +139,7 @@ const SECTIONS: readonly Section[] = [
       "`<generator>/<file>` (settings as for [keys](#keys)); a public file reaches Nix as `config.hive.vars.<generator>.<file>`.",
     ].join("\n"),
   },
-  {
-    title: "Services",
-    anchor: "services",
-    prefix: "nodes.<name>.services.<service>",
-    schema: serviceSchema,
-    intro: [
-      "What runs on the node, each under a name in `services`: `hive status` shows, per service, its systemd unit's",
-      "state (where systemd runs), whether something listens on its `port` (read on the node), and its health check.",
-      "A service that is not active, not listening or failing its check makes `hive status` exit 1.",
-    ].join("\n"),
-  },
+  { title: "Services", anchor: "services", prefix: "nodes.<name>.services.<service>", schema: serviceSchema, intro: SERVICES_INTRO },
 ];
 
 /** hive.ts's documented settings, section by section, read from the schema. */
