@@ -30,8 +30,10 @@ fi
 # nixbld build users and the daemon's directories; nix-bin only recommends it, and without it there is no
 # usable store. openssh-server: each lab node's sshd; sudo: the lab's non-root deploy user; busybox: the
 # lab nodes' web service; iproute2, util-linux: namespaces, veths, bridges; perl: the lab nodes' init;
-# git: flake revisions; age: hive vars encrypts generated secrets with the real age tool.
-packages=(nix-bin nix-setup-systemd openssh-server openssh-client sudo busybox iproute2 util-linux procps perl git age)
+# git: flake revisions. age: the tests check that hive's vars decrypt with the real age tool. strace: counts
+# the node facts script's processes; tmux: tables at 80 and 120 columns; python3-prometheus-client: the
+# OpenMetrics parser the metrics tests use.
+packages=(nix-bin nix-setup-systemd openssh-server openssh-client sudo busybox iproute2 util-linux procps perl git age strace tmux python3-prometheus-client)
 if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
   missing=()
   for p in "${packages[@]}"; do
@@ -74,6 +76,10 @@ if [ "$(id -u)" -eq 0 ]; then
 else
   say "not root: the lab (npm run demo) and the end-to-end tests need root; the unit tests do not"
 fi
+fail_if_problems
+
+# promtool (the parser node_exporter's textfile collector uses) for the metrics tests, without a Prometheus server.
+bash scripts/install-metrics-parsers.sh || problem "could not install promtool: run bash scripts/install-metrics-parsers.sh"
 fail_if_problems
 
 # npm ci installs exactly the lock file and never rewrites it (npm install would, and every deployment

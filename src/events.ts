@@ -45,6 +45,8 @@ export type HiveEvent =
   /** `hive vars generate`: a generator started on an instance (`node` null: the shared one), or ended. */
   | { code: "vars.started"; generator: string; node: string | null; action: "generate" | "rekey" }
   | { code: "vars.done"; generator: string; node: string | null; outcome: VarOutcome; message: string | null }
+  /** `hive check --notify`: a check (or, with `check` null, the node's reachability) changed state, and whether the alert was delivered. */
+  | { code: "check.alert"; node: string; check: string | null; state: "degraded" | "recovered"; delivered: boolean; error: string | null }
   /** Something worth knowing that stops nothing. */
   | { code: "run.warning"; message: string }
   /**
@@ -70,6 +72,7 @@ export const EVENT_DOCS: { [C in EventCode]: string } = {
   "exec.finished": "`hive exec`: a node's command ended (`outcome`, `exitCode`, `error`).",
   "vars.started": "`hive vars generate`: a `generator` started for a `node` (`null`: its shared files); `action` is `generate` or `rekey`.",
   "vars.done": "`hive vars generate`: an instance's `outcome` (`generated`, `rekeyed`, `unchanged`, `stale`, `failed`, `skipped`), with `message`.",
+  "check.alert": "`hive check --notify`: a check (`check`, or `null` for the node's reachability) changed `state` (`degraded`, `recovered`); `delivered`, and `error` when it was not.",
   "run.warning": "Something worth knowing that stops nothing.",
   "run.interrupt": "Ctrl-C or SIGTERM: `count` 1 stops new work (`effect`), 2 stops waiting.",
   "run.result": "The last line: the run's report, the same document `--json` prints.",

@@ -1,7 +1,7 @@
 // The nix-hive package API used in hive.ts: `defineHive` and the types behind it.
 import type { HiveInput } from "./config/schema.js";
 
-export type { GeneratorInput, HealthCheckInput, HiveInput, InventoryInput, KeyInput, MetaInput, NodeInput, VarsInput } from "./config/schema.js";
+export type { GeneratorInput, HealthCheckInput, HiveInput, InventoryInput, KeyInput, MetaInput, NodeInput, ServiceInput, VarsInput } from "./config/schema.js";
 export type { Hive, Node } from "./config/normalize.js";
 
 /** Typed identity: gives hive.ts full types and editor completion. */

@@ -38,10 +38,10 @@ export interface ActivationRun {
 /** An activation that ended and waits for hive's decision (result `awaiting-decision`). */
 export interface Activation {
   readonly run: ActivationRun;
-  /** Confirm over a new connection (proof the node is still reachable); the final run. */
-  confirm(): Promise<ActivationRun>;
-  /** Make the supervisor return to the previous system now; the final run. */
-  reject(): Promise<ActivationRun>;
+  /** Confirm over a new connection (proof the node is still reachable); the final run. `note`: why it is kept despite a failure. */
+  confirm(note?: { code: string; message: string }): Promise<ActivationRun>;
+  /** Make the supervisor return to the previous system now, for `reason` (logged in the node's events); the final run. */
+  reject(reason?: { code: string; message: string }): Promise<ActivationRun>;
 }
 
 export interface ActivationHooks {
@@ -165,8 +165,8 @@ export async function runSupervisedActivation(
   };
   return {
     run: waiting,
-    confirm: () => decide(confirmScript(id), "new"),
-    reject: () => decide(rejectScript(id), "same"),
+    confirm: (note) => decide(confirmScript(id, note), "new"),
+    reject: (reason) => decide(rejectScript(id, reason), "same"),
   };
 }
 

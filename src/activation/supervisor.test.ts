@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { confirmScript, launchScript, parsePoll, pollScript, rejectScript, supervisorScript, type SupervisorOptions } from "./supervisor.js";
 
@@ -25,7 +28,17 @@ describe("supervisor scripts", () => {
       { ...base, profile_action: { kind: "switch-generation", generation: 7 }, writeRecord: false },
     ];
     for (const options of variants) {
-      for (const script of [supervisorScript(options), launchScript(options, `{"system": "it's"}\n`), pollScript(options.id, 10), confirmScript(options.id), rejectScript(options.id)]) {
+      const why = { code: "E_HEALTH", message: `health check "web" failed: it's down` };
+      for (const script of [
+        supervisorScript(options),
+        launchScript(options, `{"system": "it's"}\n`),
+        launchScript({ ...options, reason: why }, "{}"),
+        pollScript(options.id, 10),
+        confirmScript(options.id),
+        confirmScript(options.id, why),
+        rejectScript(options.id),
+        rejectScript(options.id, why),
+      ]) {
         const check = spawnSync("sh", ["-n", "-c", script]);
         expect(check.status, `${JSON.stringify(options)}: ${check.stderr}`).toBe(0);
       }
@@ -61,5 +74,35 @@ describe("supervisor scripts", () => {
       prevGeneration: null,
       prevSystem: null,
     });
+  });
+});
+
+describe("the supervisor's event", () => {
+  it("is one JSON line with the result, both systems and generations, the reason and the record", () => {
+    const script = supervisorScript(base);
+    // The supervisor's own functions, run with a temporary log directory instead of /nix/var/hive.
+    const functions = script.slice(script.indexOf("hive_event() ("), script.indexOf("finish() {"));
+    const dir = mkdtempSync(join(tmpdir(), "hive-sup-event-"));
+    mkdirSync(join(dir, "act"));
+    writeFileSync(join(dir, "act", "record.json"), `${JSON.stringify({ system: "/nix/store/x-nixos-system-a-1", goal: "switch", deployedBy: "ops@laptop", flakeRevision: "abc" }, null, 2)}\n`);
+    writeFileSync(join(dir, "act", "reason.json"), JSON.stringify({ code: "E_HEALTH", message: 'health check "web" failed: it\'s down' }));
+    const run = (extra: string) =>
+      spawnSync("sh", ["-c", `say() { echo "$*"; }\ndir=${join(dir, "act")}\nsystem=/nix/store/x-nixos-system-a-1\n${functions.replaceAll("/nix/var/hive", join(dir, "log"))}\n${extra}`], { encoding: "utf8" });
+    expect(run("prev_system=/nix/store/p-old; prev_gen=4; new_gen=5; why=; log_event reverted-rejected").status).toBe(0);
+    expect(run(`prev_system='/nix/store/"bad'; prev_gen=; new_gen=; why='{"code":"E_UNCONFIRMED","message":"no confirmation from hive within 3 s"}'; log_event reverted-unconfirmed`).status).toBe(0);
+    const lines = readFileSync(join(dir, "log", "events.jsonl"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({
+      v: 1,
+      result: "reverted-rejected",
+      system: "/nix/store/x-nixos-system-a-1",
+      previous: "/nix/store/p-old",
+      generation: 5,
+      previousGeneration: 4,
+      error: { code: "E_HEALTH", message: 'health check "web" failed: it\'s down' },
+      deployment: { deployedBy: "ops@laptop", flakeRevision: "abc" },
+    });
+    expect(Date.parse(lines[0].at)).toBeGreaterThan(0);
+    // The supervisor's own reason wins; a previous system with unexpected characters is left out.
+    expect(lines[1]).toMatchObject({ previous: "", generation: null, previousGeneration: null, error: { code: "E_UNCONFIRMED" } });
   });
 });

@@ -11,10 +11,13 @@
 //                    persists) and no revert starts once confirmed.
 //   result           the supervisor's final word (see SupervisorResult)
 //   prev-generation, prev-system   what the node ran before, for hive's own rollback later
+//   reason.json      hive's words ({ code, message }) on why it rejects, or confirms despite a failure
 //   log              everything the supervisor and switch-to-configuration printed
+// At its final result the supervisor appends an event to the node's event log (src/node/events.ts).
 import { quoteShellArg as q } from "../ssh/quote.js";
 import type { Goal } from "../plan/goal.js";
 import { type NodeState, factsScript, parseNodeState } from "../node/facts.js";
+import { eventWriterFunction } from "../node/events.js";
 import { RECORDS_DIR } from "../node/record.js";
 
 export const ACTIVATIONS_DIR = "/run/hive/activations";
@@ -44,6 +47,8 @@ export interface SupervisorOptions {
   rollbackOnFailure: boolean;
   /** Write the deployment record (stdin of the launcher) for a new generation. */
   writeRecord: boolean;
+  /** Why this activation happens when hive returns a node to its previous system itself: logged with its event. */
+  reason?: { code: string; message: string };
 }
 
 export function activationDir(id: string): string {
@@ -70,7 +75,19 @@ put() { echo "$2" > "$dir/$1"; }
 exec 8>>/run/hive/activation.lock
 flock 8
 cp "$dir/record.json" /run/hive/activation.json 2>/dev/null
-finish() { put result "$1"; say "result: $1"; exit 0; }
+prev_gen=; prev_system=; new_gen=; why=
+${eventWriterFunction()}
+# The event of this activation, at its final result: who and which commit (the record), what ran
+# before and after, and why it failed or turned back (the supervisor's own words, else hive's).
+log_event() {
+  reason=$why
+  [ -z "$reason" ] && [ -s "$dir/reason.json" ] && reason=$(tr -d '\\n' < "$dir/reason.json")
+  record=; [ -s "$dir/record.json" ] && record=$(tr -d '\\n' < "$dir/record.json")
+  case $prev_system in *[!A-Za-z0-9/._+=-]*) prev_system= ;; esac
+  hive_event "{\\"v\\":1,\\"at\\":\\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\\",\\"result\\":\\"$1\\",\\"system\\":\\"$system\\",\\"previous\\":\\"$prev_system\\",\\"generation\\":\${new_gen:-null},\\"previousGeneration\\":\${prev_gen:-null},\\"error\\":\${reason:-null},\\"deployment\\":\${record:-null}}" ||
+    say "could not write the event log"
+}
+finish() { log_event "$1"; put result "$1"; say "result: $1"; exit 0; }
 # readlink -f names even a path that does not exist: only what exists counts.
 resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
 # system-42-link -> gen=42, else empty; in the shell itself, no process.
@@ -126,6 +143,8 @@ put activation-exit "$rc"
 say "switch-to-configuration $goal exited $rc"
 
 if [ "$rc" -ne 0 ]; then
+  code=E_ACTIVATION; [ "$rc" -eq 4 ] && code=E_UNITS_FAILED
+  why="{\\"code\\":\\"$code\\",\\"message\\":\\"switch-to-configuration $goal exited $rc\\"}"
   if ${o.rollbackOnFailure ? "true" : "false"}; then
     revert; r=$?
     if [ "$r" -eq 0 ]; then finish reverted-failed; fi
@@ -153,6 +172,7 @@ steps=0
 while [ "$steps" -lt $(( confirm_timeout * 5 )) ] && [ ! -d "$dir/decided" ]; do sleep 0.2; steps=$((steps + 1)); done
 if mkdir "$dir/decided" 2>/dev/null; then
   say "no confirmation within $confirm_timeout s: returning to the previous system"
+  why="{\\"code\\":\\"E_UNCONFIRMED\\",\\"message\\":\\"no confirmation from hive within $confirm_timeout s\\"}"
   revert; r=$?
   if [ "$r" -eq 0 ]; then finish reverted-unconfirmed; fi
   finish revert-failed
@@ -181,7 +201,8 @@ dir=${q(dir)}
 [ -d ${q(ACTIVATIONS_DIR)} ] || mkdir -p ${q(ACTIVATIONS_DIR)}
 mkdir -m 0700 "$dir"
 printf '%s' ${q(recordJson)} > "$dir/record.json"
-printf '%s' ${q(supervisorScript(o))} > "$dir/run.sh"
+${o.reason === undefined ? "" : `printf '%s' ${q(JSON.stringify(o.reason))} > "$dir/reason.json"
+`}printf '%s' ${q(supervisorScript(o))} > "$dir/run.sh"
 : > "$dir/log"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   systemd-run --unit=${q(`hive-activation-${o.id}`)} --collect --quiet /bin/sh -c 'exec /bin/sh "$0/run.sh" >> "$0/log" 2>&1 < /dev/null' "$dir"
@@ -258,14 +279,19 @@ export function parsePoll(stdout: string, profile: string): SupervisorPoll {
   };
 }
 
-/** Claims the decision for hive: exit 0 means confirmed; otherwise the supervisor already decided. */
-export function confirmScript(id: string): string {
+/**
+ * Claims the decision for hive: exit 0 means confirmed; otherwise the supervisor already decided.
+ * `note`: why hive keeps a system although something failed (rollback off), for the event log.
+ */
+export function confirmScript(id: string, note?: { code: string; message: string }): string {
   const dir = q(activationDir(id));
-  return `if mkdir ${dir}/decided 2>/dev/null; then echo confirmed; else echo "too late: $(cat ${dir}/result 2>/dev/null || echo reverting)"; exit 3; fi`;
+  const writeNote = note === undefined ? "" : `printf '%s' ${q(JSON.stringify(note))} > ${dir}/reason.json; `;
+  return `${writeNote}if mkdir ${dir}/decided 2>/dev/null; then echo confirmed; else echo "too late: $(cat ${dir}/result 2>/dev/null || echo reverting)"; exit 3; fi`;
 }
 
-/** Claims the decision to revert (the verdict is written before the claim, so the supervisor always sees it). */
-export function rejectScript(id: string): string {
+/** Claims the decision to revert (the verdict and hive's reason are written before the claim, so the supervisor always sees them). */
+export function rejectScript(id: string, reason?: { code: string; message: string }): string {
   const dir = q(activationDir(id));
-  return `echo reject > ${dir}/verdict && if mkdir ${dir}/decided 2>/dev/null; then echo rejected; else echo "too late: $(cat ${dir}/result 2>/dev/null || echo reverting)"; exit 3; fi`;
+  const writeReason = reason === undefined ? "" : `printf '%s' ${q(JSON.stringify(reason))} > ${dir}/reason.json && `;
+  return `${writeReason}echo reject > ${dir}/verdict && if mkdir ${dir}/decided 2>/dev/null; then echo rejected; else echo "too late: $(cat ${dir}/result 2>/dev/null || echo reverting)"; exit 3; fi`;
 }

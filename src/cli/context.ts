@@ -8,6 +8,8 @@ export interface GlobalOptions {
   config?: string;
   verbose: number;
   debug: boolean;
+  /** --wide: tables keep every column whole, whatever the terminal's width. */
+  wide?: boolean;
 }
 
 export interface CommandContext {
@@ -23,6 +25,11 @@ export interface CliBinding {
 
 /** A command file's one export: it defines its subcommand, flags, help and handler. */
 export type RegisterCommand = (program: Command, cli: CliBinding) => void;
+
+/** The width tables must fit: the terminal's, unless --wide (or stdout is not a terminal). */
+export function tableWidth(context: CommandContext): number | null {
+  return context.globals.wide ? null : context.terminal.width;
+}
 
 /** Load hive.ts (zod and jiti load only here, to keep `hive --version` fast) and show its warnings. */
 export async function loadHiveForCommand(context: CommandContext): Promise<Hive> {

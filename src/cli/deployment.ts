@@ -5,7 +5,7 @@ import type { ApplyReport } from "../deploy/outcomes.js";
 import { EXIT_CODES, type ExitCode } from "../errors.js";
 import { isFailure } from "../events.js";
 import type { RunContext } from "../run-context.js";
-import type { CommandContext } from "./context.js";
+import { type CommandContext, tableWidth } from "./context.js";
 import { createRuntime } from "./runtime.js";
 
 export interface OutputOptions {
@@ -36,7 +36,7 @@ export async function runDeployment(
   else if (options.json) terminal.out(JSON.stringify(applyReportJson(outcome), null, 2));
   else {
     for (const line of renderApplyDetails(outcome, terminal.errColor)) terminal.err(line);
-    terminal.out(renderApplyTable(outcome, terminal.color));
+    terminal.out(renderApplyTable(outcome, terminal.color, tableWidth(cli)));
     terminal.err(summarizeApply(outcome, terminal.errColor, Date.now() - started));
   }
   if (outcome.interrupted) return EXIT_CODES.interrupted;

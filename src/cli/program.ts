@@ -31,6 +31,7 @@ export function buildProgram(hooks: ProgramHooks): Command {
     .option("-f, --config <path>", "hive.ts to use (default: nearest hive.ts, hive.js or hive.mjs upward)")
     .option("-v, --verbose", "more output; repeat for more", (_: string, previous: number) => previous + 1, 0)
     .option("--debug", "show stack traces for errors", false)
+    .option("--wide", "tables keep every column whole (by default they fit the terminal's width)", false)
     .addHelpText("after", `${SELECTOR_HELP}\n${EXIT_HELP}`)
     .showSuggestionAfterError(true);
   const cli: CliBinding = {

@@ -9,9 +9,11 @@ export interface Terminal {
   /** Colours for stdout and stderr, each decided for its own stream. */
   color: ChalkInstance;
   errColor: ChalkInstance;
+  /** Columns of stdout when it is a terminal (tables fit it); null otherwise: every field is kept. */
+  width: number | null;
 }
 
-type Stream = { isTTY?: boolean; write: (chunk: string) => unknown };
+type Stream = { isTTY?: boolean; columns?: number; write: (chunk: string) => unknown };
 
 /** NO_COLOR wins, then FORCE_COLOR, then whether the stream is a terminal. */
 export function colorLevel(stream: Stream, env: NodeJS.ProcessEnv = process.env): 0 | 1 | 2 | 3 {
@@ -32,5 +34,6 @@ export function createTerminal(stdout: Stream = process.stdout, stderr: Stream =
     err: (text) => void stderr.write(text.endsWith("\n") ? text : `${text}\n`),
     color: new Chalk({ level: colorLevel(stdout) }),
     errColor: new Chalk({ level: colorLevel(stderr) }),
+    width: stdout.isTTY === true && (stdout.columns ?? 0) > 0 ? stdout.columns! : null,
   };
 }

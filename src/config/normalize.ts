@@ -4,11 +4,11 @@ import type { SshConfigLookup } from "./ssh-config.js";
 import { type ResolvedGenerator, type VarResolver, makeVarResolver, varsDirOf } from "./generators.js";
 import type { NodeKey } from "./node-key.js";
 import type { ResolvedInventory } from "./inventory.js";
-import { type Meta, type NodeSettings, VAR_REFERENCE } from "./schema.js";
+import { type Meta, type NodeSettings, type Service, VAR_REFERENCE } from "./schema.js";
 
 
 /** A node as the rest of hive uses it: every setting resolved. */
-export interface Node extends Omit<NodeSettings, "targetHost" | "targetPort" | "targetUser" | "system" | "keys"> {
+export interface Node extends Omit<NodeSettings, "targetHost" | "targetPort" | "targetUser" | "system" | "keys" | "services"> {
   name: string;
   /** Host hive connects to: hive.ts, else ~/.ssh/config's HostName, else the node name. */
   targetHost: string;
@@ -20,6 +20,8 @@ export interface Node extends Omit<NodeSettings, "targetHost" | "targetPort" | "
   system: string;
   /** Keys from hive.ts, then the secret files of the node's generators (named `generator/file`). */
   keys: Record<string, NodeKey>;
+  /** hive.ts's services, each with its unit (default `<name>.service`). */
+  services: Record<string, Service & { unit: string }>;
   /** Inventory roles, as `service.role`, in inventory order. */
   roles: string[];
   /** Connection settings as hive.ts wrote them (no ~/.ssh/config): what Nix sees, the same on every deployer. */
@@ -66,14 +68,14 @@ function isPlainObject(value: unknown): value is Raw {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Node values win; tags are the union; healthChecks, keys and ssh merge by name. */
+/** Node values win; tags are the union; healthChecks, keys, services and ssh merge by name. */
 export function mergeNodeSettings(defaults: Raw, node: Raw): Raw {
   const merged: Raw = { ...defaults, ...node };
   const d = defaults;
   if (Array.isArray(d["tags"]) && Array.isArray(node["tags"])) {
     merged["tags"] = [...new Set([...(d["tags"] as unknown[]), ...(node["tags"] as unknown[])])];
   }
-  for (const byName of ["healthChecks", "keys", "ssh"]) {
+  for (const byName of ["healthChecks", "keys", "services", "ssh"]) {
     if (isPlainObject(d[byName]) && isPlainObject(node[byName])) {
       merged[byName] = { ...d[byName], ...node[byName] };
     }
@@ -125,6 +127,7 @@ export function resolveNode(
     roles: [],
     declared,
     hiveName,
+    services: Object.fromEntries(Object.entries(settings.services).map(([service, s]) => [service, { ...s, unit: s.unit ?? `${service}.service` }])),
     ssh: {
       ...settings.ssh,
       ...(settings.ssh.identityFile === undefined ? {} : { identityFile: resolve(hiveDir, settings.ssh.identityFile) }),

@@ -1,7 +1,7 @@
 // Renders the hive.ts reference (docs/hive-reference.md) from the zod schema, so the docs cannot drift from validation.
 import * as z from "zod";
 import { defaultSystemAttribute, mergeNodeSettings } from "./normalize.js";
-import { generatorSchema, healthCheckSchema, hiveSchema, keySchema, metaSchema, nodeSchema, tagSchema, varFileSchema, varsSchema } from "./schema.js";
+import { generatorSchema, healthCheckSchema, hiveSchema, keySchema, metaSchema, nodeSchema, serviceSchema, tagSchema, varFileSchema, varsSchema } from "./schema.js";
 
 /** The part of JSON Schema that zod emits for hive's schemas and that the reference reads. */
 interface JsonSchema {
@@ -59,6 +59,8 @@ const HEALTH_CHECKS: RecordLink = { entry: "health check", title: "Health checks
 const KEYS: RecordLink = { entry: "key", title: "Keys", anchor: "keys" };
 const GENERATORS: RecordLink = { entry: "generator", title: "Generators", anchor: "generators" };
 const GENERATOR_FILES: RecordLink = { entry: "file", title: "Generator files", anchor: "generator-files" };
+const SERVICES: RecordLink = { entry: "service", title: "Services", anchor: "services" };
+const SERVICES_INTRO = "What runs on the node, each under a name in `services`: `hive status` shows, per service, its systemd unit's state (where systemd runs), whether something listens on its `port` (read on the node), and its health check. A service that is not active, not listening or failing its check makes `hive status` exit 1.";
 
 /** The pattern every name (node, tag, check, key) follows; strings with it are shown as type `name`. */
 const NAME_PATTERN = toJsonSchema(tagSchema).pattern;
@@ -76,7 +78,7 @@ const SECTIONS: readonly Section[] = [
     anchor: "nodes",
     prefix: "nodes.<name>",
     schema: nodeSchema,
-    records: { healthChecks: HEALTH_CHECKS, keys: KEYS },
+    records: { healthChecks: HEALTH_CHECKS, keys: KEYS, services: SERVICES },
     intro: [
       "Settings of one node, under its name in `nodes`. `defaults` takes the same settings (write them as",
       "`defaults.<setting>`); see [how defaults merge into nodes](#how-defaults-merge-into-nodes).",
@@ -137,6 +139,7 @@ const SECTIONS: readonly Section[] = [
       "`<generator>/<file>` (settings as for [keys](#keys)); a public file reaches Nix as `config.hive.vars.<generator>.<file>`.",
     ].join("\n"),
   },
+  { title: "Services", anchor: "services", prefix: "nodes.<name>.services.<service>", schema: serviceSchema, intro: SERVICES_INTRO },
 ];
 
 /** hive.ts's documented settings, section by section, read from the schema. */

@@ -80,6 +80,20 @@ const inventoryRolesSelectNodes: Rule = (hive, { errors }) => {
   }
 };
 
+const serviceChecksExist: Rule = (hive, { errors }) => {
+  for (const node of hive.nodes) {
+    for (const [name, service] of Object.entries(node.services)) {
+      if (service.check !== undefined && node.healthChecks[service.check] === undefined) {
+        const checks = Object.keys(node.healthChecks);
+        errors.push(
+          `nodes.${node.name}.services.${name}.check: node ${node.name} has no health check ${JSON.stringify(service.check)}${didYouMean(service.check, checks)}; ` +
+            (checks.length > 0 ? `its checks: ${checks.join(", ")}` : "define it under healthChecks"),
+        );
+      }
+    }
+  }
+};
+
 export const RULES: readonly Rule[] = [
   atLeastOneNode,
   rolloutOrderTagsExist,
@@ -87,6 +101,7 @@ export const RULES: readonly Rule[] = [
   keyFilesExist,
   noSecretsInsideFlake,
   inventoryRolesSelectNodes,
+  serviceChecksExist,
   ...VARS_RULES,
 ];
 

@@ -146,6 +146,19 @@ export const keySchema = z
     }
   });
 
+export const serviceSchema = z.strictObject({
+  description: z.string().optional().describe("What the service is, shown in reports."),
+  unit: z
+    .string({ error: (iss) => `expected a systemd unit name (string), got ${describeValue(iss.input)}` })
+    .regex(/^[A-Za-z0-9:_.@\\-]+\.(service|socket|timer|target|mount|path)$/, {
+      error: (iss) => `invalid unit ${describeValue(iss.input)}: expected a systemd unit name such as "nginx.service"`,
+    })
+    .optional()
+    .describe("systemd unit whose state `hive status` shows; default `<service name>.service`."),
+  port: port.optional().describe("TCP port the service listens on; `hive status` checks, on the node, that something listens there."),
+  check: name("check name").optional().describe("Name of one of the node's `healthChecks` that proves the service works; its result is the service's health."),
+});
+
 /** Settings of one node; `defaults` takes the same settings. */
 export const nodeSchema = z.strictObject({
   targetHost: nonEmpty("a host")
@@ -171,6 +184,10 @@ export const nodeSchema = z.strictObject({
     .default({})
     .describe("Checks run after activation, by name; defaults and node merge by name."),
   keys: z.record(name("key name"), keySchema).default({}).describe("Secrets uploaded to the node, by name; defaults and node merge by name."),
+  services: z
+    .record(name("service name"), serviceSchema)
+    .default({})
+    .describe("Services `hive status` and metrics report per node (unit state, port, health), by name; defaults and node merge by name."),
   rollback: z.boolean().default(true).describe("Roll the node back when activation or a health check fails."),
   magicRollback: z.boolean().default(true).describe("The node reverts by itself unless hive confirms it can still reach it."),
   confirmTimeout: seconds
@@ -287,6 +304,7 @@ export type KeyInput = z.input<typeof keySchema>;
 export type InventoryInput = z.input<typeof inventorySchema>;
 export type VarsInput = z.input<typeof varsSchema>;
 export type GeneratorInput = z.input<typeof generatorSchema>;
+export type ServiceInput = z.input<typeof serviceSchema>;
 
 /** Settings after validation, defaults filled in. */
 export type NodeSettings = z.output<typeof nodeSchema>;
@@ -297,6 +315,7 @@ export type Inventory = z.output<typeof inventorySchema>;
 export type Vars = z.output<typeof varsSchema>;
 export type Generator = z.output<typeof generatorSchema>;
 export type VarFile = z.output<typeof varFileSchema>;
+export type Service = z.output<typeof serviceSchema>;
 
 /** A short, safe rendering of a bad value for error messages. */
 export function describeValue(value: unknown): string {

@@ -42,6 +42,7 @@ describe("validateHive: valid hives and defaults", () => {
         roles: [],
         declared: {},
         hiveName: "/fleet/hive.ts",
+        services: {},
         rollback: true,
         magicRollback: true,
         confirmTimeout: 30,
@@ -244,5 +245,23 @@ describe("validateHive: names JavaScript would drop", () => {
   it("says what the default export was when it is not an object", () => {
     expect(problems(null)).toEqual(["hive.ts: the default export must be an object with `nodes` (use `export default defineHive({ ... })`), got null"]);
     expect(problems(undefined)).toEqual(["hive.ts: the default export must be an object with `nodes` (use `export default defineHive({ ... })`), got undefined"]);
+  });
+});
+
+describe("services", () => {
+  it("merge by name from defaults, default their unit to <name>.service, and must name an existing check", () => {
+    const hive = validate({
+      defaults: { services: { sshd: { port: 22 } }, healthChecks: { web: { http: { port: 80 } } } },
+      nodes: { web1: { services: { nginx: { port: 80, check: "web" }, db: { unit: "postgresql.service" } } } },
+    });
+    expect(hive.nodes[0]!.services).toEqual({
+      sshd: { port: 22, unit: "sshd.service" },
+      nginx: { port: 80, check: "web", unit: "nginx.service" },
+      db: { unit: "postgresql.service" },
+    });
+    expect(() => validate({ nodes: { web1: { services: { nginx: { check: "wbe" } }, healthChecks: { web: { tcp: { port: 80 } } } } } })).toThrow(
+      /nodes\.web1\.services\.nginx\.check: node web1 has no health check "wbe".*did you mean "web"/s,
+    );
+    expect(() => validate({ nodes: { web1: { services: { nginx: { unit: "nginx; rm -rf /" } } } } })).toThrow(/invalid unit "nginx; rm -rf \/": expected a systemd unit name/);
   });
 });

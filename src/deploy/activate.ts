@@ -99,15 +99,15 @@ async function settle(
   const name = unit.node.name;
   const run = activation.run;
   if (!unit.rollback) {
-    if (run.result === "awaiting-decision") await activation.confirm();
+    if (run.result === "awaiting-decision") await activation.confirm({ code: why.code, message: `${why.message}; rollback is off, left as is` });
     return tracker.finish(name, { result: "failed", error: { ...why, message: `${why.message}; rollback is off, left as is` }, log, checks });
   }
   if (run.prevSystem === null || (unit.profileAction.kind !== "none" && run.prevGeneration === null)) {
-    if (run.result === "awaiting-decision") await activation.confirm();
+    if (run.result === "awaiting-decision") await activation.confirm({ code: why.code, message: `${why.message}; nothing to return to (first deployment), left as is` });
     return tracker.finish(name, { result: "failed", error: { ...why, message: `${why.message}; nothing to return to (first deployment), left as is` }, log, checks });
   }
   tracker.phase(name, "rollback");
-  const final = run.result === "awaiting-decision" ? await activation.reject() : await returnToPrevious(host, unit, run, tracker);
+  const final = run.result === "awaiting-decision" ? await activation.reject(why) : await returnToPrevious(host, unit, run, tracker, why);
   tracker.finish(name, { ...describeFinal(final, why), log, checks });
 }
 
@@ -115,7 +115,7 @@ async function settle(
  * Without a supervisor waiting for the decision (magic rollback off): activate what the node ran
  * before (switch: the previous generation; test: the previous system) and verify it.
  */
-async function returnToPrevious(host: Host, unit: ActivationUnit, run: ActivationRun, tracker: OutcomeTracker): Promise<ActivationRun> {
+async function returnToPrevious(host: Host, unit: ActivationUnit, run: ActivationRun, tracker: OutcomeTracker, why: ErrorSummary): Promise<ActivationRun> {
   const setsProfile = unit.profileAction.kind !== "none";
   const back = await host.activate(
     {
@@ -126,6 +126,7 @@ async function returnToPrevious(host: Host, unit: ActivationUnit, run: Activatio
       confirmTimeout: 0,
       rollbackOnFailure: false,
       writeRecord: false,
+      reason: why,
     },
     { ...unit.record, system: run.prevSystem!, goal: "rollback" },
     { onLine: (line) => tracker.log(unit.node.name, line, "activation"), ...(unit.guard === undefined ? {} : { guard: unit.guard }), timeoutMs: unit.node.activationTimeout * 1000 },

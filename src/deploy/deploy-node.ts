@@ -124,7 +124,16 @@ export async function deployNode(n: BuiltNode, tools: DeployTools): Promise<void
       tracker,
     );
   } catch (error) {
-    tracker.finish(name, { result: "failed", error: summarizeError(error), log: errorLog(error).length > 0 ? errorLog(error) : undefined });
+    const summary = summarizeError(error);
+    tracker.finish(name, { result: "failed", error: summary, log: errorLog(error).length > 0 ? errorLog(error) : undefined });
+    // A failure once hive held the node (push, keys, starting the activation) goes into the node's
+    // event log too: the supervisor logs only what it ran, and `hive status` explains from the log.
+    if (lock !== undefined && !lock.lost() && !(error instanceof LockLostError)) {
+      const record = { ...tools.recordBase, system: n.outPath, goal: plan.goal, deployedAt: new Date(context.now()).toISOString() };
+      await n.host
+        .recordEvent({ at: new Date(context.now()).toISOString(), result: "failed", system: n.outPath, previous: lock.state.current, generation: null, previousGeneration: lock.state.profileGeneration, error: summary, deployment: record })
+        .catch((e: Error) => context.reporter.emit({ code: "run.warning", message: `${name}: ${e.message}` }));
+    }
   } finally {
     if (prepared !== null) wipePreparedKeys(prepared);
     await lock?.release();

@@ -1,8 +1,10 @@
-// `hive history`: a node's profile generations, which one runs and which one boots, with hive's records.
+// `hive history`: a node's profile generations, which one runs and which one boots, with hive's
+// records, and every event of its log (deploys, rollbacks, failures, with why, commit and who).
 import type { Hive, Node } from "../config/normalize.js";
 import { type ErrorSummary, UsageError, summarizeError } from "../errors.js";
 import type { Host } from "../host/host.js";
 import { runningGeneration } from "../node/facts.js";
+import type { NodeEvent } from "../node/events.js";
 import type { DeploymentRecord } from "../node/record.js";
 import { selectNodes } from "../selection/selector.js";
 
@@ -25,6 +27,8 @@ export interface NodeHistory {
   generations: GenerationEntry[];
   /** What the node runs, also when no generation names it. */
   current: string | null;
+  /** hive's event log of the node, oldest first: every deploy, rollback and failure. */
+  events: NodeEvent[];
   error: ErrorSummary | null;
 }
 
@@ -42,11 +46,12 @@ export async function collectHistory(nodes: readonly Node[], hostFor: (node: Nod
 }
 
 async function nodeHistory(host: Host): Promise<NodeHistory> {
-  const history: NodeHistory = { name: host.node.name, generations: [], current: null, error: null };
+  const history: NodeHistory = { name: host.node.name, generations: [], current: null, events: [], error: null };
   try {
     const facts = await host.facts("history");
     const running = runningGeneration(facts);
     history.current = facts.current;
+    history.events = facts.events;
     history.generations = facts.generations.map((g) => ({
       number: g.number,
       date: new Date(g.createdAt * 1000).toISOString(),

@@ -7,10 +7,24 @@ import { type EvaluatedNode, type EvalRequest, type EvalSettings, evaluateNodes 
 import { EvalCache } from "../nix/eval-cache.js";
 import { resolveFlake } from "../nix/flake-ref.js";
 import { injectedNodeData } from "./node-data.js";
-import { type NodeFacts, runningGeneration } from "../node/facts.js";
+import type { HostFacts } from "../host/host.js";
+import type { NodeEvent } from "../node/events.js";
+import { runningGeneration } from "../node/facts.js";
+import type { NodeResources } from "../node/probes.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { RunContext } from "../run-context.js";
 import { selectNodes } from "../selection/selector.js";
+import {
+  type Explanation,
+  type KeysStatus,
+  type ServiceStatus,
+  activationTime,
+  describeProblems,
+  explainDrift,
+  judgeKeys,
+  judgeServices,
+  runningRecord,
+} from "./status-explain.js";
 
 export const VERDICTS = ["in-sync", "drift", "activating", "unknown"] as const;
 /**
@@ -36,11 +50,18 @@ export interface NodeStatus {
   /** What hive.ts evaluates to now; null when evaluation failed. */
   desired: string | null;
   verdict: Verdict;
-  /** Why the verdict is not in-sync, one line. */
+  /** What is off, one line (drift, unknown); `explanation` says why. */
   reason: string | null;
-  /** Generation of the running system, and when its profile link was made. */
+  /** Why the node drifted, in words, from its event log and records. */
+  explanation: Explanation | null;
+  /** The flake commit the running system was deployed from, and the one hive.ts is at now. */
+  runningCommit: string | null;
+  wantedCommit: string | null;
+  /** Generation of the running system, and when it was activated (see activatedAtSource). */
   generation: number | null;
   activatedAt: string | null;
+  /** link: /run/current-system's date; event: the node's event log; record: the deployment record; generation: the profile link's date. */
+  activatedAtSource: "link" | "event" | "record" | "generation" | null;
   /** What the profile names (the next boot), and its generation. */
   profile: string | null;
   profileGeneration: number | null;
@@ -49,11 +70,20 @@ export interface NodeStatus {
   failedUnits: string[] | null;
   /** Null when the node has no health checks. */
   health: NodeHealth | null;
+  /** hive.ts's services on the node. */
+  services: ServiceStatus[];
+  /** Keys hive.ts gives the node: missing, stale; null for a node without keys. */
+  keys: KeysStatus | null;
+  resources: NodeResources | null;
   /** Booted kernel, initrd or modules differ from the running system's; null without /run/booted-system. */
   needsReboot: boolean | null;
   booted: string | null;
-  /** hive's record of the running generation: when, by whom, from which flake revision. */
+  /** hive's record of the running system: when, by whom, from which flake revision. */
   deployment: DeploymentRecord | null;
+  /** The node's last event (deploy, rollback, failure), newest first: the last few. */
+  events: NodeEvent[];
+  /** Every sentence worth reading beyond the verdict: services down, keys missing, failing checks, ... */
+  problems: string[];
   /** Why the node could not be probed. */
   error: ErrorSummary | null;
   /** Why hive.ts could not be evaluated for this node. */
@@ -65,6 +95,9 @@ export interface StatusReport {
   nodes: NodeStatus[];
   inSync: number;
   total: number;
+  /** The flake commit hive.ts is at (null outside git). */
+  commit: string | null;
+  dirty: boolean | null;
 }
 
 export interface StatusOptions {
@@ -74,13 +107,20 @@ export interface StatusOptions {
   parallel?: number;
 }
 
+/** What hive.ts wants: each node's system, and the flake commit it comes from. */
+export interface DesiredSystems {
+  evaluated: EvaluatedNode[];
+  commit: string | null;
+  dirty: boolean | null;
+}
+
 /** Evaluates what hive.ts wants of the nodes (src/nix's evaluator in the CLI; a table in tests). */
-export type EvaluateDesired = (requests: EvalRequest[], settings: EvalSettings) => Promise<EvaluatedNode[]>;
+export type EvaluateDesired = (requests: EvalRequest[], settings: EvalSettings) => Promise<DesiredSystems>;
 
 export interface NodeProbe {
-  name: string;
+  node: Node;
   latencyMs: number | null;
-  facts: NodeFacts | null;
+  facts: HostFacts | null;
   health: NodeHealth | null;
   error: ErrorSummary | null;
 }
@@ -103,7 +143,7 @@ export function evaluateDesired(context: RunContext): EvaluateDesired {
       onWarning: (nodes, message) => context.reporter.emit({ code: "eval.warning", nodes, message }),
       missing: "node-error",
     });
-    return evaluated;
+    return { evaluated, commit: flake.commit, dirty: flake.dirty };
   };
 }
 
@@ -113,20 +153,20 @@ export async function collectStatus(options: StatusOptions, context: RunContext,
   // A flake that does not evaluate at all leaves every node's desired system unknown; the probes
   // still run, and the error is the run's, raised once they are done.
   const evaluation = evaluate(nodes.map((n) => ({ node: n.name, attribute: n.system })), options.eval).then(
-    (evaluated) => ({ evaluated, error: null }),
-    (error: unknown) => ({ evaluated: [] as EvaluatedNode[], error }),
+    (wanted) => ({ wanted, error: null }),
+    (error: unknown) => ({ wanted: { evaluated: [] as EvaluatedNode[], commit: null, dirty: null } as DesiredSystems, error }),
   );
   const limit = pLimit(options.parallel ?? Math.max(1, nodes.length));
   const probes = Promise.all(nodes.map((node) => limit(() => probeNode(node, context))));
-  const [{ evaluated, error }, probed] = await Promise.all([evaluation, probes]);
+  const [{ wanted, error }, probed] = await Promise.all([evaluation, probes]);
   if (error !== null) throw error;
-  const desired = new Map(evaluated.map((e) => [e.node, e]));
-  const statuses = probed.map((probe) => judge(probe, desired.get(probe.name)));
-  return { nodes: statuses, inSync: statuses.filter((s) => s.verdict === "in-sync").length, total: statuses.length };
+  const desired = new Map(wanted.evaluated.map((e) => [e.node, e]));
+  const statuses = probed.map((probe) => judge(probe, desired.get(probe.node.name), wanted));
+  return { nodes: statuses, inSync: statuses.filter((s) => s.verdict === "in-sync").length, total: statuses.length, commit: wanted.commit, dirty: wanted.dirty };
 }
 
 async function probeNode(node: Node, context: RunContext): Promise<NodeProbe> {
-  const probe: NodeProbe = { name: node.name, latencyMs: null, facts: null, health: null, error: null };
+  const probe: NodeProbe = { node, latencyMs: null, facts: null, health: null, error: null };
   const host = context.hostFor(node);
   try {
     probe.latencyMs = Math.round((await host.connect()).latencyMs);
@@ -147,30 +187,42 @@ async function probeNode(node: Node, context: RunContext): Promise<NodeProbe> {
   return probe;
 }
 
-/** Combine what the node runs with what hive.ts wants into a verdict. Pure. */
-export function judge(probe: NodeProbe, evaluated: EvaluatedNode | undefined): NodeStatus {
+/** Combine what the node runs with what hive.ts wants into a verdict, and say why. Pure. */
+export function judge(probe: NodeProbe, evaluated: EvaluatedNode | undefined, wanted: Pick<DesiredSystems, "commit" | "dirty"> = { commit: null, dirty: null }): NodeStatus {
   const facts = probe.facts;
   const desired = evaluated?.ok ? evaluated.outPath : null;
   const evalError = evaluated && !evaluated.ok ? evaluated.error.message : evaluated === undefined ? "not evaluated" : null;
   const running = facts ? runningGeneration(facts) : null;
+  const activated = facts ? activationTime(facts) : { at: null, source: null };
+  const deployment = facts ? runningRecord(facts) : null;
+  const checks = new Map((probe.health?.checks ?? []).map((c) => [c.name, c]));
   const status: NodeStatus = {
-    name: probe.name,
+    name: probe.node.name,
     reachable: probe.latencyMs !== null,
     latencyMs: probe.latencyMs,
     current: facts?.current ?? null,
     desired,
     verdict: "unknown",
     reason: null,
+    explanation: null,
+    runningCommit: deployment?.flakeRevision ?? null,
+    wantedCommit: wanted.commit,
     generation: running?.number ?? null,
-    activatedAt: running ? new Date(running.createdAt * 1000).toISOString() : null,
+    activatedAt: activated.at,
+    activatedAtSource: activated.source,
     profile: facts?.profile ?? null,
     profileGeneration: facts?.profileGeneration ?? null,
     uptimeSeconds: facts?.uptimeSeconds ?? null,
     failedUnits: facts?.failedUnits ?? null,
     health: probe.health,
+    services: facts ? judgeServices(probe.node, facts, checks) : [],
+    keys: facts ? judgeKeys(facts) : null,
+    resources: facts?.resources ?? null,
     needsReboot: facts?.kernelChanged ?? null,
     booted: facts?.booted ?? null,
-    deployment: running ? (facts?.records.get(running.number) ?? null) : null,
+    deployment,
+    events: facts ? [...facts.events].reverse().slice(0, 5) : [],
+    problems: [],
     error: probe.error,
     evalError,
   };
@@ -196,10 +248,18 @@ export function judge(probe: NodeProbe, evaluated: EvaluatedNode | undefined): N
   } else {
     status.verdict = "in-sync";
   }
+  if (status.verdict === "drift" && facts !== null && desired !== null) status.explanation = explainDrift(facts, desired, wanted);
+  status.problems = describeProblems(status);
   return status;
 }
 
-/** Exit 0 material: reachable, in sync, and healthy (or without checks). */
+/** Exit 0 material: reachable, in sync, healthy (or without checks), every service up, no key missing. */
 export function isNodeOk(status: NodeStatus): boolean {
-  return status.reachable && status.verdict === "in-sync" && (status.health === null || status.health.healthy);
+  return (
+    status.reachable &&
+    status.verdict === "in-sync" &&
+    (status.health === null || status.health.healthy) &&
+    status.services.every((s) => s.up !== false) &&
+    (status.keys === null || status.keys.missing.length === 0)
+  );
 }

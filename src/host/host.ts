@@ -4,6 +4,8 @@ import type { Activation, ActivationHooks } from "../activation/run-activation.j
 import type { SupervisorOptions } from "../activation/supervisor.js";
 import type { LockOwner } from "../activation/lock.js";
 import type { StorePathInfo } from "../nix/export.js";
+import type { KeyInspection } from "../keys/index.js";
+import type { NodeEvent } from "../node/events.js";
 import type { FactsDetail, NodeFacts, NodeState } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { NodeShell } from "../node/shell.js";
@@ -27,6 +29,14 @@ export interface NodeLock {
   release(): Promise<void>;
 }
 
+/** The node's keys as `status` reads them (as root): what is there, or why it could not be read. */
+export type KeysState = { inspection: KeyInspection; error: null } | { inspection: null; error: string };
+
+/** The facts, and at the `status` level the node's keys (null for a node without keys, or at another level). */
+export interface HostFacts extends NodeFacts {
+  keys: KeysState | null;
+}
+
 export interface LockOptions {
   force: boolean;
   withKeysManifest: boolean;
@@ -36,8 +46,11 @@ export interface Host extends NodeShell {
   readonly node: Node;
   /** Open the node's connection ahead of its first use; resolves to the handshake's latency. */
   connect(): Promise<{ latencyMs: number }>;
-  /** What the node runs, its generations and records: asked of the node, never cached. */
-  facts(detail?: FactsDetail): Promise<NodeFacts>;
+  /**
+   * What the node runs, its generations, records and events, and at `status` its resources,
+   * services and keys: one round trip, asked of the node, never cached.
+   */
+  facts(detail?: FactsDetail): Promise<HostFacts>;
   /** Take the node lock (one hive run per node at a time) and read the node's state under it. */
   lock(owner: LockOwner, options: LockOptions): Promise<NodeLock>;
   /** Copy a closure (dependencies first) to the node; of a .drv, the derivation closure, for building there. */
@@ -46,6 +59,8 @@ export interface Host extends NodeShell {
   buildOnNode(drvPath: string, onLine?: (line: string) => void): Promise<void>;
   /** Activate a system under the node's own supervisor (dead-man rollback), followed until activation ends. */
   activate(options: Omit<SupervisorOptions, "id">, record: DeploymentRecord, hooks?: ActivationHooks): Promise<Activation>;
+  /** Append an event to the node's event log (a failure the supervisor never saw); rejects when it could not be written. */
+  recordEvent(event: Omit<NodeEvent, "kind">): Promise<void>;
   /** Run an argv on the node, each argument one word byte for byte; as root through privilegeEscalationCommand when asked. */
   exec(argv: readonly string[], options: ExecOptions & { asRoot: boolean }): Promise<ExecResult>;
   /** Close the node's connection (a command run once needs it no longer). */

@@ -6,21 +6,25 @@ import { NodeOperationError } from "../errors.js";
 import { LOCK_LOST_EXIT, type LockOwner, LockLostError, acquireNodeLock, describeLockLostLine } from "../activation/lock.js";
 import { type Activation, runSupervisedActivation } from "../activation/run-activation.js";
 import type { SupervisorOptions } from "../activation/supervisor.js";
-import { keyManifestScript } from "../keys/index.js";
+import { keyInspectionScript, keyManifestScript, parseKeyInspection } from "../keys/index.js";
 import { trimNixError } from "../nix/nix-errors.js";
 import { ExportError, type StorePathInfo } from "../nix/export.js";
 import { ReplyReader, ServeProtocolError, describeStoreFull, pushClosure } from "../nix/serve-protocol.js";
-import { type FactsDetail, type NodeFacts, factsScript, parseNodeFacts, parseNodeState } from "../node/facts.js";
+import { type NodeEvent, appendEventScript } from "../node/events.js";
+import { type FactsDetail, factsScript, parseNodeFacts, parseNodeState } from "../node/facts.js";
 import type { DeploymentRecord } from "../node/record.js";
 import type { ExecOptions, ExecResult, SshConnection } from "../ssh/connection.js";
 import type { SshPool } from "../ssh/pool.js";
 import { quoteCommand } from "../ssh/quote.js";
 import { LineSplitter } from "../util/line-splitter.js";
 import type { SshTarget } from "../ssh/target.js";
-import type { CommandResult, Host, LockOptions, NodeLock } from "./host.js";
+import type { CommandResult, Host, HostFacts, KeysState, LockOptions, NodeLock } from "./host.js";
 
 /** Separates the state from the key manifest in the lock script's output. */
 const KEYS_MANIFEST_MARK = "hive-keys-manifest";
+/** Separates the facts from the key inspection in the status script's output, and marks its failure. */
+const KEYS_MARK = "hive-keys-inspection";
+const KEYS_FAILED = "hive-keys-failed";
 
 export class SshHost implements Host {
   private opened: Promise<SshConnection> | undefined;
@@ -42,14 +46,35 @@ export class SshHost implements Host {
     this.opened = undefined;
   }
 
-  async facts(detail: FactsDetail = "status"): Promise<NodeFacts> {
-    // Everything the facts read is world-readable on NixOS: no escalation needed.
-    const result = await this.run(factsScript(this.node.profile, detail), { timeoutMs: detail === "history" ? 60_000 : 30_000 });
+  async facts(detail: FactsDetail = "status"): Promise<HostFacts> {
+    const services = Object.values(this.node.services);
+    const probes = { units: [...new Set(services.map((s) => s.unit))], ports: [...new Set(services.flatMap((s) => (s.port === undefined ? [] : [s.port])))] };
+    // Everything the facts read is world-readable on NixOS; only the keys need root (a reboot
+    // empties /run/keys, and hive's record of them is root's): that part alone is escalated, in
+    // the same round trip, and a refused escalation leaves the rest of the facts intact.
+    const withKeys = detail === "status" && Object.keys(this.node.keys).length > 0;
+    let script = factsScript(this.node.profile, detail, probes);
+    if (withKeys) {
+      const keys = keyInspectionScript(this.node);
+      const asRoot = this.escalation.length === 0 ? `(\n${keys}\n)` : `${quoteCommand([...this.escalation, "sh", "-c", keys])} < /dev/null`;
+      script = `(\n${script}\n)\necho ${KEYS_MARK}\n${asRoot} 2>&1 || echo "${KEYS_FAILED}=$?"\nexit 0`;
+    }
+    const result = await this.run(script, { timeoutMs: detail === "history" ? 60_000 : 30_000 });
     if (result.exitCode !== 0) {
       const why = result.timedOut ? "timed out" : result.stderr.trim().split("\n").at(-1) || `exit ${result.exitCode}`;
       throw new NodeOperationError(`could not read the node's state: ${why}`, "E_PROBE");
     }
-    return parseNodeFacts(result.stdout, this.node.profile);
+    const mark = withKeys ? result.stdout.indexOf(`\n${KEYS_MARK}\n`) : -1;
+    const facts = parseNodeFacts(mark === -1 ? result.stdout : result.stdout.slice(0, mark), this.node.profile);
+    return { ...facts, keys: withKeys ? this.readKeys(mark === -1 ? "" : result.stdout.slice(mark + KEYS_MARK.length + 2)) : null };
+  }
+
+  private readKeys(output: string): KeysState {
+    const failed = new RegExp(`^${KEYS_FAILED}=(\\d+)$`, "m").exec(output);
+    if (failed === null && output !== "") return { inspection: parseKeyInspection(this.node, output), error: null };
+    const said = output.split("\n").filter((l) => l.trim() !== "" && !l.startsWith(KEYS_FAILED)).at(-1);
+    const how = this.escalation.length === 0 ? "as root" : `through ${this.escalation.join(" ")}`;
+    return { inspection: null, error: `could not read the keys ${how}: ${said ?? `exit ${failed?.[1] ?? "unknown"}`}` };
   }
 
   async lock(owner: LockOwner, options: LockOptions): Promise<NodeLock> {
@@ -76,6 +101,11 @@ export class SshHost implements Host {
     hooks: { onLine?: (line: string) => void; guard?: string; timeoutMs?: number } = {},
   ): Promise<Activation> {
     return runSupervisedActivation(this, options, `${JSON.stringify(record, null, 2)}\n`, hooks);
+  }
+
+  async recordEvent(event: Omit<NodeEvent, "kind">): Promise<void> {
+    const result = await this.runAsRoot(appendEventScript(event), { timeoutMs: 30_000 });
+    if (result.exitCode !== 0) throw new NodeOperationError(`could not write the node's event log: ${result.stderr.trim().split("\n").at(-1) || `exit ${result.exitCode}`}`, "E_NODE");
   }
 
   async exec(argv: readonly string[], options: ExecOptions & { asRoot: boolean }): Promise<ExecResult> {

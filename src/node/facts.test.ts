@@ -1,5 +1,5 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { lutimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -114,5 +114,41 @@ describe("the state level", () => {
   it("runs under sh and quotes the profile", () => {
     const out = execFileSync("sh", ["-c", factsScript("/nonexistent/it's a profile", "state")], { encoding: "utf8" });
     expect(parseNodeFacts(out, "/nonexistent/it's a profile")).toMatchObject({ profile: null, profileGeneration: null });
+  });
+});
+
+describe("the status level", () => {
+  it("reads memory, disk, load, listening ports and events in one script, with few processes", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hive-facts-"));
+    mkdirSync(join(dir, "sys-a"));
+    symlinkSync(join(dir, "sys-a"), join(dir, "system-1-link"));
+    symlinkSync("system-1-link", join(dir, "system"));
+    const script = factsScript(join(dir, "system"), "status", { units: ["sshd.service"], ports: [1, 65534] });
+    const out = execFileSync("sh", ["-c", script], { encoding: "utf8" });
+    const facts = parseNodeFacts(out, join(dir, "system"));
+    expect(facts.resources!.memory!.totalBytes).toBeGreaterThan(facts.resources!.memory!.availableBytes);
+    expect(facts.resources!.disks[0]).toMatchObject({ path: "/", mount: "/" });
+    expect(facts.resources!.disks[0]!.usedBytes).toBeLessThanOrEqual(facts.resources!.disks[0]!.sizeBytes);
+    expect(facts.resources!.load).toHaveLength(3);
+    expect(facts.resources!.cpus).toBeGreaterThan(0);
+    expect(facts.services!.listening).toEqual(new Set()); // nothing listens on ports 1 and 65534 here
+    // Every process the script starts, counted by the kernel (strace): the cost per node per status.
+    const traced = spawnSync("strace", ["-f", "-qq", "-e", "trace=execve", "-o", join(dir, "trace"), "sh", "-c", script]);
+    expect(traced.status, "strace is needed to count the facts script's processes (bash scripts/setup.sh installs it)").toBe(0);
+    const programs = readFileSync(join(dir, "trace"), "utf8").split("\n").filter((l) => l.includes("execve(")).map((l) => /execve\("([^"]+)"/.exec(l)![1]!.replace(/^.*\//, ""));
+    // sh itself, readlink -f and readlink (state), find (generations), tail (events), df, awk (ports);
+    // on NixOS add two systemctl and a tr per record shown.
+    expect(programs.sort()).toEqual(["awk", "df", "find", "readlink", "readlink", "sh", "tail"]);
+    rmSync(dir, { recursive: true });
+  });
+
+  it("parses systemd units and listening ports", () => {
+    const facts = parseNodeFacts(
+      ["systemd=1", "unit=Id=a.service", "unit=LoadState=loaded", "unit=ActiveState=active", "unit=SubState=running", "unit=", "unit=LoadState=not-found", "unit=Id=b.service", "unit=ActiveState=inactive", "unit=SubState=dead", "ports-read=1", "listening=0050", "listening=0050", "listening=zz"].join("\n"),
+      PROFILE,
+    );
+    expect(facts.services!.units).toEqual(new Map([["a.service", { load: "loaded", active: "active", sub: "running" }], ["b.service", { load: "not-found", active: "inactive", sub: "dead" }]]));
+    expect(facts.services!.listening).toEqual(new Set([80]));
+    expect(parseNodeFacts("uptime=1\n", PROFILE)).toMatchObject({ resources: null, services: null });
   });
 });

@@ -1,9 +1,15 @@
 // The one reader of "what the node runs": a script and its parser, at three levels of detail.
 //   state    what runs, what the profile names and its generation, what booted (lock, polls, verify)
-//   status   + uptime, kernel change, failed units, generations, the records of the running and profile generations
-//   history  + the record of every generation
+//   status   + uptime, kernel change, failed units, generations, the records of the running and profile
+//            generations, the last events, memory, disk, load, and the services hive.ts declares
+//   history  + the record of every generation and every event
 import { quoteShellArg as q } from "../ssh/quote.js";
+import { type NodeEvent, parseEvent, readEventsScript } from "./events.js";
+import { type NodeResources, type ProbeRequest, ProbeParser, type ServiceProbes, probeScript } from "./probes.js";
 import { type DeploymentRecord, RECORDS_DIR } from "./record.js";
+
+/** Events `status` reads: enough to explain the last deploys. */
+const STATUS_EVENTS = 20;
 
 export type FactsDetail = "state" | "status" | "history";
 
@@ -29,6 +35,8 @@ export interface NodeState {
 export interface NodeFacts extends NodeState {
   /** Whether booted and current differ in kernel, initrd or modules; null without /run/booted-system. */
   kernelChanged: boolean | null;
+  /** When /run/current-system was last made (seconds since the epoch): the running system's activation. */
+  currentSince: number | null;
   uptimeSeconds: number | null;
   /** Null where systemd does not run (no /run/systemd/system). */
   failedUnits: string[] | null;
@@ -40,6 +48,12 @@ export interface NodeFacts extends NodeState {
   profileDangling: boolean;
   /** An activation is under way (or waits for hive's decision, so it may still revert): its record. */
   activation: { deployedBy: string | null; deployedAt: string | null; system: string | null } | null;
+  /** hive's event log, oldest first: the last few at `status`, all at `history`. */
+  events: NodeEvent[];
+  /** Memory, disk, load (`status` only). */
+  resources: NodeResources | null;
+  /** Units and ports of hive.ts's services (`status` only). */
+  services: ServiceProbes | null;
 }
 
 /**
@@ -48,9 +62,9 @@ export interface NodeFacts extends NodeState {
  * of the three links exist (readlink -f names even a path that does not exist, so only what
  * exists is asked about), and one `readlink` for the profile's generation link.
  */
-export function factsScript(profile: string, detail: FactsDetail = "state"): string {
+export function factsScript(profile: string, detail: FactsDetail = "state", probes: ProbeRequest = { units: [], ports: [] }): string {
   const state = [
-    "set --; keys=",
+    "set --; keys=; cur=",
     ...[
       ["current", "/run/current-system"],
       ["profile", profile],
@@ -60,9 +74,9 @@ export function factsScript(profile: string, detail: FactsDetail = "state"): str
     `  resolved=$(readlink -f "$@" 2>/dev/null)`,
     // Store paths hold no blanks or wildcards: the resolved paths split into words safely.
     `  set -f; set -- $resolved; set +f`,
-    `  for key in $keys; do [ $# -gt 0 ] && { echo "$key=$1"; shift; }; done`,
+    `  for key in $keys; do [ $# -gt 0 ] && { echo "$key=$1"; [ "$key" = current ] && cur=$1; shift; }; done`,
     "fi",
-    `echo "link=$(readlink ${q(profile)} 2>/dev/null)"`,
+    `link=$(readlink ${q(profile)} 2>/dev/null); echo "link=$link"`,
   ].join("\n");
   if (detail === "state") return state;
   const slash = profile.lastIndexOf("/");
@@ -76,26 +90,37 @@ if [ -e /run/hive/activation.lock ] && ! ( exec 7</run/hive/activation.lock && f
   printf 'activation=%s\n' "$(tr -d '\n' < /run/hive/activation.json 2>/dev/null)"
 fi
 all=${detail === "history" ? 1 : 0}
-resolve() { [ -e "$1" ] && readlink -f "$1" 2>/dev/null; }
-cur=$(resolve /run/current-system)
-link=$(readlink ${q(profile)} 2>/dev/null)
 read -r up _ < /proc/uptime 2>/dev/null && echo "uptime=$up"
 if [ -e /run/booted-system ]; then
-  for f in kernel initrd kernel-modules; do
-    [ "$(resolve /run/booted-system/$f)" = "$(resolve /run/current-system/$f)" ] || echo "kernel-changed=$f"
-  done
+  # What exists of the booted and running kernel, initrd and modules, resolved by one readlink.
+  set --; tags=; booted_k=; current_k=; booted_i=; current_i=; booted_m=; current_m=
+  for f in kernel:k initrd:i kernel-modules:m; do for s in booted current; do
+    [ -e "/run/$s-system/\${f%:*}" ] && { set -- "$@" "/run/$s-system/\${f%:*}"; tags="$tags \${s}_\${f#*:}"; }
+  done; done
+  if [ $# -gt 0 ]; then
+    resolved=$(readlink -f "$@" 2>/dev/null); set -f; set -- $resolved; set +f
+    for t in $tags; do [ $# -gt 0 ] && { eval "$t=\\$1"; shift; }; done
+  fi
+  [ "$booted_k" = "$current_k" ] || echo "kernel-changed=kernel"
+  [ "$booted_i" = "$current_i" ] || echo "kernel-changed=initrd"
+  [ "$booted_m" = "$current_m" ] || echo "kernel-changed=kernel-modules"
 fi
 if [ -d /run/systemd/system ]; then
   echo "systemd=1"
   systemctl --failed --plain --no-legend --no-pager 2>/dev/null | while read -r unit _; do echo "failed-unit=$unit"; done
 fi
-find ${q(dir)} -maxdepth 1 -name ${q(`${base}-*-link`)} -printf '%T@ %f %l\\n' 2>/dev/null | while read -r time name target; do
+# The same find also dates /run/current-system: activation makes that link anew, so its date is when
+# the running system was activated (also after a rollback, unlike the generation's link).
+find /run/current-system ${q(dir)} -maxdepth 1 \\( -path /run/current-system -o -name ${q(`${base}-*-link`)} \\) -printf '%T@ %f %l\\n' 2>/dev/null | while read -r time name target; do
+  if [ "$name" = current-system ]; then echo "current-since=$time"; continue; fi
   echo "generation=$time $name $target"
   if [ "$all" = 1 ] || [ "$target" = "$cur" ] || [ "$name" = "$link" ]; then
     record="$records/\${name%-link}.json"
     [ -r "$record" ] && printf 'record=%s %s\\n' "$name" "$(tr -d '\\n' < "$record")"
   fi
 done
+${readEventsScript(detail === "history" ? null : STATUS_EVENTS)}
+${detail === "status" ? probeScript(probes) : ""}
 exit 0
 `;
 }
@@ -108,13 +133,19 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     profile: null,
     profileGeneration: null,
     kernelChanged: null,
+    currentSince: null,
     uptimeSeconds: null,
     failedUnits: null,
     generations: [],
     records: new Map(),
     profileDangling: false,
     activation: null,
+    events: [],
+    resources: null,
+    services: null,
   };
+  const probes = new ProbeParser();
+  let probed = false;
   const generationOf = (name: string): number | null => {
     if (!name.startsWith(`${base}-`)) return null;
     const match = /^(\d+)-link$/.exec(name.slice(base.length + 1));
@@ -125,6 +156,10 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     if (eq <= 0) continue;
     const key = line.slice(0, eq);
     const value = line.slice(eq + 1).trim();
+    if (probes.take(key, value)) {
+      probed = true;
+      continue;
+    }
     switch (key) {
       case "current":
         facts.current = value || null;
@@ -155,6 +190,11 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
       case "kernel-changed":
         facts.kernelChanged = true;
         break;
+      case "current-since": {
+        const seconds = Number.parseFloat(value);
+        facts.currentSince = Number.isFinite(seconds) ? seconds : null;
+        break;
+      }
       case "uptime": {
         const seconds = Number.parseFloat(value);
         facts.uptimeSeconds = Number.isFinite(seconds) ? Math.floor(seconds) : null;
@@ -173,6 +213,11 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
         if (number !== null && Number.isFinite(createdAt) && target !== "") facts.generations.push({ number, createdAt: Math.floor(createdAt), system: target });
         break;
       }
+      case "event": {
+        const event = parseEvent(value);
+        if (event !== null) facts.events.push(event);
+        break;
+      }
       case "record": {
         const space = value.indexOf(" ");
         const number = generationOf(value.slice(0, space));
@@ -187,6 +232,10 @@ export function parseNodeFacts(stdout: string, profile: string): NodeFacts {
     }
   }
   facts.generations.sort((a, b) => a.number - b.number);
+  if (probed) {
+    facts.resources = probes.resources();
+    facts.services = probes.services(facts.failedUnits !== null);
+  }
   return facts;
 }
 

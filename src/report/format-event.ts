@@ -61,6 +61,9 @@ export const PLAIN_FORMAT: Formatters = {
         : null,
   // The message itself is said once, in the result table; progress says what happened and its code.
   "node.done": (e, s) => `${prefix(e.node, s)}${resultColor(s.color, e.result)(e.result)}${e.error && e.result !== "skipped" ? s.color.dim(` (${e.error.code})`) : ""}`,
+  "check.alert": (e, s) =>
+    `${prefix(e.node, s)}${e.state === "degraded" ? s.color.red("degraded") : s.color.green("recovered")}${e.check === null ? "" : ` (check ${e.check})`}: ` +
+    (e.delivered ? "alert sent" : s.color.red(`alert NOT sent: ${e.error ?? "unknown error"}`)),
   "eval.warning": (e, s) => `${s.color.yellow("warning:")} ${e.nodes.length > 3 ? `${e.nodes.slice(0, 3).join(", ")} and ${e.nodes.length - 3} more` : e.nodes.join(", ")}: ${e.message}`,
   "eval.summary": (e, s) =>
     s.verbose

@@ -39,9 +39,10 @@ export function renderApplyDetails(report: ApplyReport, c: ChalkInstance): strin
   return lines;
 }
 
-export function renderApplyTable(report: ApplyReport, c: ChalkInstance): string {
+/** Narrow terminals: ERROR and SYSTEM are shortened first, then GOAL, SYSTEM and DURATION are dropped in that order. */
+export function renderApplyTable(report: ApplyReport, c: ChalkInstance, width: number | null = null): string {
   return renderTable(
-    ["NODE", "GOAL", "RESULT", "DURATION", "SYSTEM", "ERROR"],
+    [{ header: "NODE" }, { header: "GOAL", drop: 1 }, { header: "RESULT" }, { header: "DURATION", drop: 3 }, { header: "SYSTEM", drop: 2, min: 12 }, { header: "ERROR", min: 24 }],
     report.nodes.map((n) => [
       c.bold(n.name),
       report.goal,
@@ -51,6 +52,7 @@ export function renderApplyTable(report: ApplyReport, c: ChalkInstance): string 
       errorCell(n),
     ]),
     (h) => c.dim(h),
+    width,
   );
 }
 

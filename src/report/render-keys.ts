@@ -18,17 +18,19 @@ export function renderKeysDetails(report: KeyRunReport, c: ChalkInstance): strin
     .flatMap((n) => [`${c.red.bold(n.name)} ${c.dim(`(${n.error?.code ?? n.result}), last lines of its log:`)}`, ...n.log.map((l) => `  ${c.dim(l)}`)]);
 }
 
-export function renderKeysTable(report: KeyRunReport, c: ChalkInstance): string {
+/** Narrow terminals: ERROR is shortened first, then DURATION is dropped. */
+export function renderKeysTable(report: KeyRunReport, c: ChalkInstance, width: number | null = null): string {
   return renderTable(
-    ["NODE", "RESULT", "KEYS", "DURATION", "ERROR"],
+    [{ header: "NODE" }, { header: "RESULT" }, { header: "KEYS", min: 10 }, { header: "DURATION", drop: 1 }, { header: "ERROR", min: 20 }],
     report.nodes.map((n) => [
       c.bold(n.name),
       resultColor(c, n.result)(n.result),
       summarizeKeys(n),
       `${(n.durationMs / 1000).toFixed(1)}s`,
-      n.error ? `${n.error.code}: ${n.error.message.split("\n")[0]!.slice(0, 160)}` : "",
+      n.error ? `${n.error.code}: ${n.error.message.split("\n")[0]!}` : "",
     ]),
     (h) => c.dim(h),
+    width,
   );
 }
 

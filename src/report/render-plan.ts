@@ -3,7 +3,8 @@ import type { ChalkInstance } from "chalk";
 import type { ApplyPlan } from "../plan/apply-plan.js";
 import { renderTable } from "./table.js";
 
-export function renderPlan(plan: ApplyPlan, c: ChalkInstance): string {
+/** Narrow terminals: CHECKS and HOST are shortened first, then BUILD, ROLLBACK, DEAD-MAN and HOST are dropped in that order. */
+export function renderPlan(plan: ApplyPlan, c: ChalkInstance, width: number | null = null): string {
   const byName = new Map(plan.nodes.map((n) => [n.name, n]));
   const rows = plan.batches.flatMap((batch, i) =>
     batch.map((name) => {
@@ -26,7 +27,12 @@ export function renderPlan(plan: ApplyPlan, c: ChalkInstance): string {
     plan.uploadKeys ? "keys uploaded around activation" : "keys left alone",
   ];
   return [
-    renderTable(["BATCH", "NODE", "HOST", "BUILD", "DEAD-MAN", "ROLLBACK", "CHECKS"], rows, (h) => c.dim(h)),
+    renderTable(
+      [{ header: "BATCH" }, { header: "NODE" }, { header: "HOST", drop: 4, min: 12 }, { header: "BUILD", drop: 1 }, { header: "DEAD-MAN", drop: 3 }, { header: "ROLLBACK", drop: 2 }, { header: "CHECKS", min: 10 }],
+      rows,
+      (h) => c.dim(h),
+      width,
+    ),
     "",
     ...settings.map((s) => c.dim(s)),
   ].join("\n");

@@ -73,7 +73,7 @@ describe("hive status", () => {
     }
     const text = runHive(["-f", fx.hiveFile, "status", "--on", NODES.join(",")]);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/^NODE\s+SSH\s+VERDICT\s+SYSTEM\s+GEN\s+ACTIVATED\s+UPTIME/);
+    expect(text.stdout).toMatch(/^NODE\s+SSH\s+VERDICT\s+SYSTEM\s+GEN\s+ACTIVATED\s+COMMIT\s+UPTIME/);
     expect(text.stdout).toMatch(/^t1\s+\d+ms\s+in-sync\s+[0-9a-z]{8}-nixos-system-t1-s-\d+\s+\d+\s+\d+s ago/m);
     expect(text.stdout.trimEnd().split("\n").at(-1)).toBe("4/4 nodes in sync (100%)");
   });

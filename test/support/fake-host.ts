@@ -15,6 +15,7 @@ export function fakeHost(node: Node, verbs: Partial<Omit<Host, "node">>): Host {
     copyClosure: verbs.copyClosure ?? unused("copyClosure"),
     buildOnNode: verbs.buildOnNode ?? unused("buildOnNode"),
     activate: verbs.activate ?? unused("activate"),
+    recordEvent: verbs.recordEvent ?? unused("recordEvent"),
     exec: verbs.exec ?? unused("exec"),
     run: verbs.run ?? unused("run"),
     runAsRoot: verbs.runAsRoot ?? unused("runAsRoot"),

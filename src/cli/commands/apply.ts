@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
 import type { ApplyOptions } from "../../plan/apply-plan.js";
 import { GOALS, GOAL_HELP } from "../../plan/goal.js";
-import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand, tableWidth } from "../context.js";
 import { type OutputOptions, machineInfo, runDeployment } from "../deployment.js";
 import { addEvalOptions, addHostKeyOption, helpFooter, parseCount, parseCountOrZero, selection } from "../options.js";
 
@@ -64,7 +64,7 @@ export async function runApply(context: CommandContext, goalText: string, option
   const plan = planApply(hive, { ...options, goal }, await machineInfo());
   if (options.plan) {
     const { renderPlan } = await import("../../report/render-plan.js");
-    context.terminal.out(options.json ? JSON.stringify(describePlan(plan), null, 2) : renderPlan(plan, context.terminal.color));
+    context.terminal.out(options.json ? JSON.stringify(describePlan(plan), null, 2) : renderPlan(plan, context.terminal.color, tableWidth(context)));
     return EXIT_CODES.success;
   }
   const { executeApply } = await import("../../deploy/apply.js");

@@ -1,7 +1,7 @@
 // `hive history --on NODE`: the node's profile generations, which one runs, and hive's record of each.
 import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode } from "../../errors.js";
-import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand, tableWidth } from "../context.js";
 import { addHostKeyOption, helpFooter, selection } from "../options.js";
 import { createRuntime } from "../runtime.js";
 
@@ -14,7 +14,7 @@ interface HistoryFlags {
 export function register(program: Command, cli: CliBinding): void {
   const command = program
     .command("history")
-    .description("a node's system generations: number, date, system, which one runs")
+    .description("a node's system generations (number, date, system, which one runs) and its deploys, rollbacks and failures")
     .addOption(selection("the node (or nodes) to list; required"))
     .option("--json", "print { nodes: [{ name, generations: [...] }] } as JSON on stdout");
   addHostKeyOption(command)
@@ -34,9 +34,14 @@ async function runHistory(context: CommandContext, options: HistoryFlags): Promi
   } finally {
     await runtime.close();
   }
-  const { renderHistoryTable } = await import("../../report/render-status.js");
+  const { renderEventsTable, renderHistoryTable } = await import("../../report/render-history.js");
   if (options.json) terminal.out(JSON.stringify(report, null, 2));
-  else terminal.out(renderHistoryTable(report, terminal.color));
+  else {
+    const width = tableWidth(context);
+    terminal.out(renderHistoryTable(report, terminal.color, width));
+    const events = renderEventsTable(report, terminal.color, width);
+    if (events !== "") terminal.out(`\n${events}`);
+  }
   for (const node of report.nodes) {
     if (node.error) terminal.err(`${terminal.errColor.red("error:")} ${node.error.message}`);
   }

@@ -1,7 +1,7 @@
 // `hive nodes`: the selected nodes and how hive reaches them.
 import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode, UsageError } from "../../errors.js";
-import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand, tableWidth } from "../context.js";
 import { helpFooter, selection } from "../options.js";
 
 interface NodesFlags {
@@ -50,6 +50,6 @@ async function runNodes(context: CommandContext, options: NodesFlags): Promise<E
   }
   const { renderNodesTable } = await import("../../report/render-nodes.js");
   if (hive.meta.description !== undefined) terminal.err(terminal.errColor.dim(`${hive.meta.name ?? "fleet"}: ${hive.meta.description}`));
-  terminal.out(renderNodesTable(nodes, terminal.color));
+  terminal.out(renderNodesTable(nodes, terminal.color, tableWidth(context)));
   return EXIT_CODES.success;
 }

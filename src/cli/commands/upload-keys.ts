@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { EXIT_CODES, type ExitCode, UsageError } from "../../errors.js";
 import { isFailure } from "../../events.js";
-import { type CliBinding, type CommandContext, loadHiveForCommand } from "../context.js";
+import { type CliBinding, type CommandContext, loadHiveForCommand, tableWidth } from "../context.js";
 import { addHostKeyOption, helpFooter, parseCount, selection } from "../options.js";
 import { createRuntime } from "../runtime.js";
 
@@ -67,7 +67,7 @@ export async function runUploadKeys(context: CommandContext, options: UploadKeys
   else if (options.json) terminal.out(JSON.stringify(keysReportJson(report), null, 2));
   else {
     for (const line of renderKeysDetails(report, terminal.errColor)) terminal.err(line);
-    terminal.out(renderKeysTable(report, terminal.color));
+    terminal.out(renderKeysTable(report, terminal.color, tableWidth(context)));
   }
   if (report.interrupted) return EXIT_CODES.interrupted;
   return report.nodes.some((n) => isFailure(n.result)) ? EXIT_CODES.failed : EXIT_CODES.success;
