@@ -94,6 +94,7 @@ export async function evaluateNodes(requests: readonly EvalRequest[], options: E
 
   const queue = dealJobs(toEvaluate, options.settings.workers, options.inject);
   const perWorker = Math.floor(options.settings.memoryBytes / options.settings.workers);
+  const env = evaluatorEnv(options.env, perWorker);
   const running = new Map<number, number>(); // pid -> last RSS
   const sampler = setInterval(() => {
     let sum = 0;
@@ -119,7 +120,7 @@ export async function evaluateNodes(requests: readonly EvalRequest[], options: E
       output: job.output,
       showTrace: options.settings.showTrace,
       sourceRoot: options.flake.sourceRoot,
-      env: options.env,
+      env,
       signal: stop.signal,
       onSpawn: (p) => {
         pid = p;
@@ -135,11 +136,14 @@ export async function evaluateNodes(requests: readonly EvalRequest[], options: E
             if (key !== undefined) cache!.put(key, { drvPath: event.drvPath, outPath: event.outPath });
             options.onEvaluated({ node: event.node, ok: true, drvPath: event.drvPath, outPath: event.outPath, cached: false });
             // Past its share of the budget (or about to be, by the largest step seen): stop after this node.
+            // The first node's growth includes the process's own start (flake, lib): it bounds a step
+            // only until a second node shows what one node really adds.
             const rss = pid === undefined ? null : readRss(pid);
             if (rss !== null) {
-              largestStep = Math.max(largestStep, rss - previousRss);
+              if (previousRss > 0) largestStep = Math.max(largestStep, rss - previousRss);
+              const step = previousRss > 0 ? largestStep : rss;
               previousRss = rss;
-              if (rss + largestStep > perWorker) stop.abort();
+              if (rss + step > perWorker) stop.abort();
             }
             break;
           }
@@ -249,6 +253,22 @@ function flakeErrorOf(message: string, flake: ResolvedFlake, log: readonly strin
   if (/does not provide attribute/.test(message)) return new FlakeError(message, "check the flake's outputs (`nix flake show`) against the nodes' `system` attributes", log);
   return new FlakeError(`the flake could not be evaluated: ${message}`, "fix the flake (`nix flake check` shows the same error), then deploy again", log);
 }
+
+/**
+ * The evaluators' environment. Nix's garbage collector (Boehm's) starts with a heap of at most
+ * 384 MiB and collects each time it fills; a NixOS node retains most of what it allocates, so
+ * every collection marks all the nodes evaluated before it, and collecting takes about a third of
+ * a multi-node evaluation's CPU. An evaluator is stopped and replaced once it nears its share of the
+ * budget anyway (above), so its heap may start at that share: it then rarely collects at all.
+ * An unused heap is address space, not memory. A GC_INITIAL_HEAP_SIZE of the caller's is kept.
+ */
+export function evaluatorEnv(env: Record<string, string | undefined> | undefined, perWorkerBytes: number): Record<string, string | undefined> {
+  if ((env?.GC_INITIAL_HEAP_SIZE ?? process.env.GC_INITIAL_HEAP_SIZE) !== undefined) return { ...env };
+  return { ...env, GC_INITIAL_HEAP_SIZE: String(Math.max(MIN_HEAP_BYTES, perWorkerBytes)) };
+}
+
+/** Nix's own default heap on a machine with 1.5 GiB or more (a quarter of memory, at most 384 MiB). */
+const MIN_HEAP_BYTES = 384 * 1024 * 1024;
 
 function readRss(pid: number): number | null {
   try {
