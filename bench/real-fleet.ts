@@ -24,8 +24,8 @@ const USAGE = `usage: npm run bench:real-fleet -- [options]   (root; after npm r
   --nodes=N          lab nodes (default 20)
   --rounds=N         rounds of hive, Colmena's strategy and the loop, each a new version (default 2)
   --reapplies=N      no-change hive re-applies after each hive apply (default 2)
-  --eval-memory=SIZE hive's evaluation memory budget, the target for peak evaluator memory; passed to
-                     \`hive apply --eval-memory\` when hive has that option (default 2G)
+  --eval-memory=SIZE a tight evaluation memory budget: each round also runs \`hive apply --eval-memory SIZE\`
+                     (when hive has that option) besides hive's defaults (default 2G)
   --hive-arg=ARG     one more argument for every \`hive apply\` (repeat for several)
   --modules=N --packages=N --enabled=N   the fleet's shape (default 1200, 6000, 100)
   --subnet=A.B       the lab's subnet (default 10.83); the lab is called ${"bench-rf"}
@@ -187,8 +187,9 @@ async function measureRun(lab: Lab, flakeDir: string, run: Measured): Promise<Ru
 }
 
 let hiveHasEvalMemory = false;
-async function runHive(lab: Lab, want: "succeeded" | "unchanged", running: Set<number>): Promise<Deployed> {
-  const args = [bin, "-f", hiveFile, "apply", "-p", String(lab.nodes.length), "--json", ...(hiveHasEvalMemory ? ["--eval-memory", options.evalMemory] : []), ...options.hiveArgs];
+/** `budget`: run with `--eval-memory` (options.evalMemory) instead of hive's default budget. */
+async function runHive(lab: Lab, want: "succeeded" | "unchanged", running: Set<number>, budget = false): Promise<Deployed> {
+  const args = [bin, "-f", hiveFile, "apply", "-p", String(lab.nodes.length), "--json", ...(budget && hiveHasEvalMemory ? ["--eval-memory", options.evalMemory] : []), ...options.hiveArgs];
   const run = await timeCommandStreaming(process.execPath, args, { cwd: dir, env: { ...labNixEnv(), NO_COLOR: "1", FORCE_COLOR: undefined }, running });
   const tail = () => run.stderr.trim().split("\n").slice(-30).join("\n");
   if (run.status !== 0) throw new Error(`hive apply exited with ${run.status}:\n${tail()}`);
@@ -217,17 +218,23 @@ async function measureRounds(lab: Lab, fleet: NixosFleet): Promise<RunSample[]> 
   const hive = async (round: number) => {
     const version = `${runId}-h${round}`;
     setFleetVersion(fleet.flakeDir, version);
-    let last = await measure({ tool: "hive", round, version, crossCheckNode: nodeAt(3 * round), deploy: (running) => runHive(lab, "succeeded", running) });
+    let last = await measure({ tool: "hive", round, version, crossCheckNode: nodeAt(4 * round), deploy: (running) => runHive(lab, "succeeded", running) });
     // A re-apply measures what follows hive's own apply of the same commit; after a failure there is none.
     for (let k = 0; k < options.reapplies && last.error === undefined; k++) {
       last = await measure({ tool: "hive-reapply", round, version, deploy: (running) => runHive(lab, "unchanged", running) });
     }
   };
+  const hiveBudget = async (round: number) => {
+    if (!hiveHasEvalMemory) return;
+    const version = `${runId}-b${round}`;
+    setFleetVersion(fleet.flakeDir, version);
+    await measure({ tool: "hive-budget", round, version, crossCheckNode: nodeAt(4 * round + 1), deploy: (running) => runHive(lab, "succeeded", running, true) });
+  };
   const colmena = async (round: number) => {
     const version = `${runId}-c${round}`;
     setFleetVersion(fleet.flakeDir, version);
     await measure({
-      tool: "colmena", round, version, crossCheckNode: nodeAt(3 * round + 1),
+      tool: "colmena", round, version, crossCheckNode: nodeAt(4 * round + 2),
       deploy: async (running) => {
         const run = await deployColmenaStyle(lab, fleet.flakeDir, { parallel: lab.nodes.length, running });
         return { ms: run.ms, phases: { evaluate: run.evalMs, build: run.buildMs, deploy: run.deployMs }, outPaths: run.outPaths };
@@ -238,14 +245,14 @@ async function measureRounds(lab: Lab, fleet: NixosFleet): Promise<RunSample[]> 
     const version = `${runId}-l${round}`;
     setFleetVersion(fleet.flakeDir, version);
     await measure({
-      tool: "loop", round, version, crossCheckNode: nodeAt(3 * round + 2),
+      tool: "loop", round, version, crossCheckNode: nodeAt(4 * round + 3),
       deploy: async (running) => {
         const run = await deployOneByOne(lab, fleet.flakeDir, { running });
         return { ms: run.ms, phases: { build: run.steps.build, copy: run.steps.copy, activate: run.steps.activate }, outPaths: run.outPaths };
       },
     });
   };
-  const order = [hive, colmena, loop];
+  const order = [hive, hiveBudget, colmena, loop];
   for (let round = 1; round <= options.rounds; round++) {
     // Each round starts with the next tool, so a change in the machine's load over the run spreads over all three.
     for (let i = 0; i < order.length; i++) await order[(round - 1 + i) % order.length]!(round);
@@ -272,6 +279,17 @@ function describeFleet(fleet: NixosFleet, lab: Lab): FleetFacts {
   return { ...fleet, derivationsPerNode: buildInputs, closurePaths: closure.length, closureBytes: sizes.reduce((a, b) => a + b, 0) };
 }
 
+/** The evaluators and budget hive chooses by itself on this machine now, from its plan (null when it does not say). */
+function defaultEvalSettings(): { workers: number; memoryBytes: number } | null {
+  const run = spawnSync(process.execPath, [bin, "-f", hiveFile, "apply", "--plan", "--json", ...options.hiveArgs], { cwd: dir, env: { ...labNixEnv(), NO_COLOR: "1" }, encoding: "utf8" });
+  try {
+    const plan = JSON.parse(run.stdout) as { eval?: { workers?: number; memoryBytes?: number } };
+    return plan.eval?.workers !== undefined && plan.eval.memoryBytes !== undefined ? { workers: plan.eval.workers, memoryBytes: plan.eval.memoryBytes } : null;
+  } catch {
+    return null;
+  }
+}
+
 function nixVersion(): string {
   try {
     return execFileSync("nix", ["--version"], { encoding: "utf8" }).trim();
@@ -291,6 +309,7 @@ try {
   const fleet = writeNixosFleet({ dir: join(dir, "fleet"), nodes: lab.nodes.map((n) => n.name), modules: options.modules, packages: options.packages, enabledPerNode: options.enabled, version: `${runId}-0`, payloadKiB: PAYLOAD_KIB });
   writeLabHive(hiveFile, lab, fleet.flakeDir);
   hiveHasEvalMemory = spawnSync(process.execPath, [bin, "apply", "--help"], { encoding: "utf8" }).stdout.includes("--eval-memory");
+  const hiveDefaults = defaultEvalSettings();
 
   progress("building every node's first system (untimed; the first run on this machine also builds the package set)");
   prebuild(fleet);
@@ -305,7 +324,7 @@ try {
   const samples = await measureRounds(lab, fleet);
   const { body, missed, failed } = renderRealFleet({
     info: machineInfo(repo), nix: nixVersion(), backgroundCpu, facts, evalCost, samples,
-    evalMemory: options.evalMemory, hiveHasEvalMemory, hiveArgs: options.hiveArgs, labSubnet: options.subnet,
+    evalMemory: options.evalMemory, hiveHasEvalMemory, hiveDefaults, hiveArgs: options.hiveArgs, labSubnet: options.subnet,
   });
   process.stdout.write(`\n${body}\n`);
   if (options.write) {
