@@ -2,21 +2,11 @@
 import { inventoryMembers } from "../config/inventory.js";
 import type { Hive, Node } from "../config/normalize.js";
 import { keyPlacements } from "../keys/placement.js";
-import type { InjectedData } from "../nix/eval-data.js";
+import type { FleetNode, InjectedData } from "../nix/eval-data.js";
 import { type PublicVarValues, type PublicVarsByNode, readPublicVars } from "../vars/store.js";
 
-/** One node as every node sees it. Only what hive.ts declares: nothing from ~/.ssh/config, which differs between operators. */
-export interface NodeFacts {
-  name: string;
-  tags: string[];
-  /** hive.ts's targetHost, else the node's name. */
-  targetHost: string;
-  targetPort: number | null;
-  targetUser: string | null;
-  /** `service.role`. */
-  roles: string[];
-  vars: PublicVarValues;
-}
+/** One node as every node sees it, with its public vars. */
+export type NodeFacts = FleetNode<PublicVarValues>;
 
 export interface KeyFacts {
   name: string;

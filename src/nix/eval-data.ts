@@ -3,15 +3,17 @@
 // (its keys) with its request, so a process's expression stays far below one argument's 128 KiB.
 import { createHash } from "node:crypto";
 
-/** One node as every node sees it (fleet/node-data.ts NodeFacts). */
-interface FleetNode {
+/** One node as every node sees it: only what hive.ts declares (nothing from ~/.ssh/config, which differs between operators). */
+export interface FleetNode<Vars = unknown> {
   name: string;
   tags: string[];
+  /** hive.ts's targetHost, else the node's name. */
   targetHost: string;
   targetPort: number | null;
   targetUser: string | null;
+  /** `service.role`. */
   roles: string[];
-  vars: unknown;
+  vars: Vars;
 }
 
 export interface InjectedData {
