@@ -1,15 +1,13 @@
 // Apply benchmark: `hive apply` against a loop deploying one node at a time (nix build, nix copy, ssh), on a lab fleet.
 // As root, after `npm run build`: `npx jiti bench/apply.ts [--quick] [--nodes=N] [--rounds=N] [--reapplies=N] [--no-write] [--strict]`.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { downLab, labNixEnv, makeLabFlake, setVersion, upLab, type Lab } from "../test/lab/lab.js";
 import { type ApplyTimeline, medianTimeline, readApplyTimeline } from "./lib/apply-timeline.js";
 import { deployOneByOne, expectedSystems, findWrongNodes, type LoopStepTotals, measureSshConnection, writeLabHive } from "./lib/lab-deploy.js";
 import { cpuBusyShare, readChildrenCpuMs, readCpu, sampleCpuBusy } from "./lib/cpu.js";
 import { timeCommandStreaming } from "./lib/process.js";
+import { HIVE_BIN, REPO, labBenchSession, requireBenchStart } from "./lib/session.js";
 import { machineInfo, renderMachineInfo, replaceSection } from "./lib/report.js";
 import { formatDuration, median, summarize } from "./lib/stats.js";
 
@@ -55,40 +53,15 @@ const REAPPLY_TARGET_MS = 3000;
 const QUIET_CPU = 0.15;
 
 const options = parseOptions(process.argv.slice(2));
-const repo = fileURLToPath(new URL("..", import.meta.url));
-const bin = join(repo, "bin", "hive");
-if (process.getuid?.() !== 0) {
-  process.stderr.write("error: the apply benchmark brings up a lab fleet, which needs root\n");
-  process.exit(2);
-}
-if (!existsSync(join(repo, "dist", "cli", "main.js"))) {
-  process.stderr.write("error: hive is not built; run `npm run build` first\n");
-  process.exit(2);
-}
+const repo = REPO;
+const bin = HIVE_BIN;
+requireBenchStart("the apply benchmark brings up a lab fleet");
 
 // Versions unique to this run: no node or store keeps a system from an earlier run that would spare a copy.
 const runId = Date.now().toString(36);
-const dir = mkdtempSync(join(tmpdir(), "hive-bench-apply-"));
+const { dir, cleanUp } = labBenchSession(LAB_NAME, "hive-bench-apply-");
 const hiveFile = join(dir, "hive.ts");
 const progress = (line: string) => process.stderr.write(`${line}\n`);
-
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    progress(`taking lab ${LAB_NAME} down`);
-    try {
-      await downLab(LAB_NAME);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    void cleanUp().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
-  });
-}
 
 interface HiveSample {
   ms: number;

@@ -1,12 +1,12 @@
 // Exec benchmark: `hive exec` against parallel-ssh, ansible and xargs -P ssh on a lab fleet; hive's memory on a big one.
 // As root, after `npm run build`: `npx jiti bench/exec.ts [--nodes=50] [--runs=5] [--memory-nodes=500] [--quick] [--no-write]`.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { downLab, loadLab, upLab, type Lab } from "../test/lab/lab.js";
 import { machineInfo, renderMachineInfo, replaceSection } from "./lib/report.js";
+import { HIVE_BIN, REPO, requireBenchStart } from "./lib/session.js";
 import { formatMs, median } from "./lib/stats.js";
 
 const USAGE = `usage: npx jiti bench/exec.ts [options]   (as root, after npm run build)
@@ -183,16 +183,9 @@ function requireTools(install: boolean): void {
 }
 
 const options = parseOptions(process.argv.slice(2));
-const repo = fileURLToPath(new URL("..", import.meta.url));
-const hiveBin = join(repo, "bin", "hive");
-if (process.getuid?.() !== 0) {
-  process.stderr.write("error: the lab needs root\n");
-  process.exit(2);
-}
-if (!existsSync(join(repo, "dist", "cli", "main.js"))) {
-  process.stderr.write("error: hive is not built; run `npm run build` first\n");
-  process.exit(2);
-}
+const repo = REPO;
+const hiveBin = HIVE_BIN;
+requireBenchStart("the exec benchmark brings up a lab fleet");
 requireTools(options.install);
 
 const labExisted = (await loadLab(LAB_NAME)) !== null;

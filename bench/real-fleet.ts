@@ -3,11 +3,10 @@
 // the sequential loop, and hive's no-change re-apply: wall time and peak evaluator memory of each.
 // As root, after `npm run build`: `npm run bench:real-fleet -- [options]` (see USAGE).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { downLab, execOnNode, labNixEnv, upLab, type Lab } from "../test/lab/lab.js";
+import { HIVE_BIN, REPO, failBench, labBenchSession, requireBenchStart } from "./lib/session.js";
 import { readApplyTimeline } from "./lib/apply-timeline.js";
 import { deployColmenaStyle } from "./lib/colmena-strategy.js";
 import { cpuBusyShare, readChildrenCpuMs, readCpu, sampleCpuBusy } from "./lib/cpu.js";
@@ -86,37 +85,15 @@ const LAB_NAME = "bench-rf";
 const PAYLOAD_KIB = 512;
 
 const options = parseOptions(process.argv.slice(2));
-const repo = fileURLToPath(new URL("..", import.meta.url));
-const bin = join(repo, "bin", "hive");
-function fail(message: string): never {
-  process.stderr.write(`error: ${message}\n`);
-  process.exit(2);
-}
-if (process.getuid?.() !== 0) fail("the real-fleet benchmark brings up a lab fleet, which needs root");
-if (!existsSync(join(repo, "dist", "cli", "main.js"))) fail("hive is not built; run `npm run build` first");
-if (!existsSync(GNU_TIME)) fail(`${GNU_TIME} (GNU time) is missing; install it with \`apt-get install time\``);
+const repo = REPO;
+const bin = HIVE_BIN;
+requireBenchStart("the real-fleet benchmark brings up a lab fleet");
+if (!existsSync(GNU_TIME)) failBench(`${GNU_TIME} (GNU time) is missing; install it with \`apt-get install time\``);
 
 const runId = Date.now().toString(36);
-const dir = mkdtempSync(join(tmpdir(), "hive-bench-real-fleet-"));
+const { dir, cleanUp } = labBenchSession(LAB_NAME, "hive-bench-real-fleet-", () => options.keep);
 const hiveFile = join(dir, "hive.ts");
 const progress = (line: string) => process.stderr.write(`${line}\n`);
-
-let cleaning: Promise<void> | undefined;
-function cleanUp(): Promise<void> {
-  cleaning ??= (async () => {
-    progress(`taking lab ${LAB_NAME} down`);
-    try {
-      await downLab(LAB_NAME);
-    } finally {
-      if (options.keep) progress(`kept the generated fleet in ${dir}`);
-      else rmSync(dir, { recursive: true, force: true });
-    }
-  })();
-  return cleaning;
-}
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => void cleanUp().finally(() => process.exit(signal === "SIGINT" ? 130 : 143)));
-}
 
 /** What every node runs and boots, read inside it; checked against the tool's report and the version's name. */
 async function checkNodes(lab: Lab, version: string, reported: Record<string, string | null>, what: string): Promise<void> {

@@ -1,12 +1,12 @@
 // Startup benchmark: `node -e 0`, `hive --version` and `hive nodes` on a generated 1000-node hive.ts.
 // Run `npm run build` first, then `npx jiti bench/startup.ts [--quick] [--runs=N] [--no-write] [--strict]`.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { generateFleet, renderHiveFile, selectServersExceptWeb1x } from "./lib/fleet.js";
 import { timeCommand } from "./lib/process.js";
 import { machineInfo, renderMachineInfo, replaceSection } from "./lib/report.js";
+import { HIVE_BIN, REPO, requireBenchStart } from "./lib/session.js";
 import { type Summary, formatMs, summarize } from "./lib/stats.js";
 
 const USAGE = `usage: npx jiti bench/startup.ts [--quick] [--runs=N] [--no-write] [--strict]
@@ -50,12 +50,9 @@ const VERSION_RATIO_TARGET = 3;
 const NODES_TARGET_MS = 500;
 
 const options = parseOptions(process.argv.slice(2));
-const repo = fileURLToPath(new URL("..", import.meta.url));
-const bin = join(repo, "bin", "hive");
-if (!existsSync(join(repo, "dist", "cli", "main.js"))) {
-  process.stderr.write("error: hive is not built; run `npm run build` first\n");
-  process.exit(2);
-}
+const repo = REPO;
+const bin = HIVE_BIN;
+requireBenchStart(null);
 const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
 
 const fleet = generateFleet();
